@@ -1,0 +1,91 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { readWorkspaceGraph, WORKSPACE_ROOT, type WorkspaceGraph } from './workspace-graph.js';
+
+/**
+ * Dependencies point downwards only (ARCHITECTURE.md): a project may depend on projects of a strictly lower
+ * layer. `base` (walsh, tsne, proto) depends on nothing of ours.
+ */
+const LAYER_RANK: Record<string, number> = {
+  'layer:base': 0,
+  'layer:engine': 1,
+  'layer:compute': 2,
+  'layer:method': 3,
+  'layer:service': 4,
+  'layer:tool': 5,
+};
+
+/** Compute libraries never reach the network or the OpenTelemetry SDK (STYLE.md). */
+const COMPUTE_PROJECTS = ['walsh', 'tsne', 'engine', 'models', 'datasets', 'method'];
+const FORBIDDEN_IN_COMPUTE = /^(@grpc\/|@supwalsh\/proto$|@opentelemetry\/sdk)/;
+
+function layerOf(graph: WorkspaceGraph, name: string): number {
+  const tags = graph.projects.get(name)?.tags.filter((t) => t in LAYER_RANK) ?? [];
+  if (tags.length !== 1) throw new Error(`project ${name} must have exactly one layer:* tag, has [${tags.join(', ')}]`);
+  return LAYER_RANK[tags[0]!]!;
+}
+
+function readJson(file: string): Record<string, unknown> {
+  return JSON.parse(fs.readFileSync(path.join(WORKSPACE_ROOT, file), 'utf8')) as Record<string, unknown>;
+}
+
+describe('the workspace', () => {
+  let graph: WorkspaceGraph;
+  beforeAll(() => {
+    graph = readWorkspaceGraph();
+  });
+
+  it('lists every package of the npm workspaces as an Nx project with build, test and lint targets', () => {
+    expect(graph.projects.size).toBeGreaterThanOrEqual(4);
+    for (const project of graph.projects.values()) {
+      expect(project.targets, project.name).toEqual(expect.arrayContaining(['build', 'test', 'lint']));
+      const pkg = readJson(path.join(project.root, 'package.json'));
+      expect(pkg['name'], project.root).toMatch(/^@supwalsh\//);
+    }
+  });
+
+  it('has dependencies that point only to lower layers', () => {
+    for (const [name, deps] of graph.dependencies) {
+      for (const dep of deps) {
+        expect(layerOf(graph, dep), `${name} → ${dep}`).toBeLessThan(layerOf(graph, name));
+      }
+    }
+  });
+
+  it('keeps gRPC, generated protos and the OpenTelemetry SDK out of the compute libraries', () => {
+    for (const name of COMPUTE_PROJECTS) {
+      const project = graph.projects.get(name);
+      if (!project) continue; // not written yet
+      const pkg = readJson(path.join(project.root, 'package.json'));
+      const deps = Object.keys({ ...(pkg['dependencies'] as object), ...(pkg['optionalDependencies'] as object) });
+      expect(
+        deps.filter((d) => FORBIDDEN_IN_COMPUTE.test(d)),
+        name
+      ).toEqual([]);
+    }
+  });
+
+  it('documents every project with a README and a module comment on its entry point', () => {
+    for (const project of graph.projects.values()) {
+      expect(fs.existsSync(path.join(WORKSPACE_ROOT, project.root, 'README.md')), `${project.root}/README.md`).toBe(
+        true
+      );
+      const entry = path.join(WORKSPACE_ROOT, project.root, 'src', 'index.ts');
+      if (fs.existsSync(entry)) expect(fs.readFileSync(entry, 'utf8'), entry).toMatch(/^\/\*\*[\s\S]*?@module/);
+    }
+  });
+
+  it('runs in CI exactly the test command the README gives', () => {
+    const readme = fs.readFileSync(path.join(WORKSPACE_ROOT, 'README.md'), 'utf8');
+    const ci = fs.readFileSync(path.join(WORKSPACE_ROOT, '.ci', 'run'), 'utf8');
+    const match = /<!-- test-command -->\s*```(?:sh|bash)\n(.+)\n```/.exec(readme);
+    expect(match, 'README must mark its test command with <!-- test-command -->').not.toBeNull();
+    expect(ci).toContain(match![1]!.trim());
+  });
+
+  it('never lets Nx reach a cloud service', () => {
+    expect(readJson('nx.json')['neverConnectToCloud']).toBe(true);
+    expect(readJson('nx.json')['nxCloudId']).toBeUndefined();
+  });
+});
