@@ -121,7 +121,10 @@ export function datasetKindToJSON(object: DatasetKind): string {
 
 /** How pixel values are scaled before they reach the model. */
 export enum PixelScale {
-  /** PIXEL_SCALE_UNSPECIFIED - Not set: the preset's choice. */
+  /**
+   * PIXEL_SCALE_UNSPECIFIED - Not set: the preset's choice. PRESET_SEED follows the original: MNIST and Fashion-MNIST raw
+   * (0–255, the original never rescales them), CIFAR-10 unit (grayscale in [0, 1]); otherwise unit.
+   */
   PIXEL_SCALE_UNSPECIFIED = 0,
   /** PIXEL_SCALE_UNIT - Divided by 255, giving values in [0, 1]. */
   PIXEL_SCALE_UNIT = 1,
