@@ -48,6 +48,15 @@ export enum CollectiveOp {
    * barrier.
    */
   COLLECTIVE_OP_BARRIER = 4,
+  /**
+   * COLLECTIVE_OP_ABORT - The sender's ring failed (a peer died, stalled past the timeout, or sent a bad chunk) and it stops
+   * sending: the last message of the stream, after which the sender half-closes it. Only run_id, generation,
+   * source_rank, failed_rank and abort_reason are set. The receiver fails its pending operations naming
+   * failed_rank and passes the abort on to its own right neighbour, so that every rank of the ring learns
+   * which rank failed first (the left neighbour learns it from the ABORTED status of its stream, whose
+   * trailer `supwalsh-failed-rank` carries the same rank).
+   */
+  COLLECTIVE_OP_ABORT = 5,
   UNRECOGNIZED = -1,
 }
 
@@ -68,6 +77,9 @@ export function collectiveOpFromJSON(object: any): CollectiveOp {
     case 4:
     case "COLLECTIVE_OP_BARRIER":
       return CollectiveOp.COLLECTIVE_OP_BARRIER;
+    case 5:
+    case "COLLECTIVE_OP_ABORT":
+      return CollectiveOp.COLLECTIVE_OP_ABORT;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -87,6 +99,8 @@ export function collectiveOpToJSON(object: CollectiveOp): string {
       return "COLLECTIVE_OP_BROADCAST";
     case CollectiveOp.COLLECTIVE_OP_BARRIER:
       return "COLLECTIVE_OP_BARRIER";
+    case CollectiveOp.COLLECTIVE_OP_ABORT:
+      return "COLLECTIVE_OP_ABORT";
     case CollectiveOp.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -139,6 +153,13 @@ export interface SendChunksRequest {
    * else copy first (new Uint8Array(data)).
    */
   data: Uint8Array;
+  /**
+   * For ABORT: the rank that failed first as far as the sender knows (the sender itself when it detected a
+   * timeout or a bad chunk), 0 to world_size-1. 0 otherwise.
+   */
+  failedRank: number;
+  /** For ABORT: why the ring failed, for people (up to 1024 characters). Empty otherwise. */
+  abortReason: string;
 }
 
 /** Response of Collective.SendChunks, sent when the sender half-closes. */
@@ -168,6 +189,8 @@ function createBaseSendChunksRequest(): SendChunksRequest {
     totalElements: 0,
     lastChunk: false,
     data: new Uint8Array(0),
+    failedRank: 0,
+    abortReason: "",
   };
 }
 
@@ -217,6 +240,12 @@ export const SendChunksRequest: MessageFns<SendChunksRequest> = {
     }
     if (message.data.length !== 0) {
       writer.uint32(122).bytes(message.data);
+    }
+    if (message.failedRank !== 0) {
+      writer.uint32(128).uint32(message.failedRank);
+    }
+    if (message.abortReason !== "") {
+      writer.uint32(138).string(message.abortReason);
     }
     return writer;
   },
@@ -354,6 +383,22 @@ export const SendChunksRequest: MessageFns<SendChunksRequest> = {
             message.data = reader.bytes();
             continue;
           }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.failedRank = reader.uint32();
+            continue;
+          }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.abortReason = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -419,6 +464,16 @@ export const SendChunksRequest: MessageFns<SendChunksRequest> = {
         ? globalThis.Boolean(object.last_chunk)
         : false,
       data: isSet(object.data) ? bytesFromBase64(object.data) : new Uint8Array(0),
+      failedRank: isSet(object.failedRank)
+        ? globalThis.Number(object.failedRank)
+        : isSet(object.failed_rank)
+        ? globalThis.Number(object.failed_rank)
+        : 0,
+      abortReason: isSet(object.abortReason)
+        ? globalThis.String(object.abortReason)
+        : isSet(object.abort_reason)
+        ? globalThis.String(object.abort_reason)
+        : "",
     };
   },
 
@@ -469,6 +524,12 @@ export const SendChunksRequest: MessageFns<SendChunksRequest> = {
     if (message.data.length !== 0) {
       obj.data = base64FromBytes(message.data);
     }
+    if (message.failedRank !== 0) {
+      obj.failedRank = Math.round(message.failedRank);
+    }
+    if (message.abortReason !== "") {
+      obj.abortReason = message.abortReason;
+    }
     return obj;
   },
 
@@ -492,6 +553,8 @@ export const SendChunksRequest: MessageFns<SendChunksRequest> = {
     message.totalElements = object.totalElements ?? 0;
     message.lastChunk = object.lastChunk ?? false;
     message.data = object.data ?? new Uint8Array(0);
+    message.failedRank = object.failedRank ?? 0;
+    message.abortReason = object.abortReason ?? "";
     return message;
   },
 };
@@ -631,6 +694,9 @@ export const CollectiveService = {
    * receiver's current one for the run: the ring was re-formed); UNAVAILABLE (the receiver has no shard for
    * the run yet, or is shutting down: retry with backoff until CollectiveOptions.timeout_ms);
    * CANCELLED/ABORTED when the receiver's shard is aborted.
+   * Request metadata `supwalsh-run-id`, `supwalsh-generation` and `supwalsh-source-rank` route the stream to
+   * the receiver's ring before any chunk arrives (missing: INVALID_ARGUMENT); the receiver sends response
+   * headers once it has accepted the stream, and the sender waits for them before sending chunks.
    */
   sendChunks: {
     path: "/supwalsh.v1.Collective/SendChunks" as const,
@@ -652,6 +718,9 @@ export interface CollectiveServer extends UntypedServiceImplementation {
    * receiver's current one for the run: the ring was re-formed); UNAVAILABLE (the receiver has no shard for
    * the run yet, or is shutting down: retry with backoff until CollectiveOptions.timeout_ms);
    * CANCELLED/ABORTED when the receiver's shard is aborted.
+   * Request metadata `supwalsh-run-id`, `supwalsh-generation` and `supwalsh-source-rank` route the stream to
+   * the receiver's ring before any chunk arrives (missing: INVALID_ARGUMENT); the receiver sends response
+   * headers once it has accepted the stream, and the sender waits for them before sending chunks.
    */
   sendChunks: handleClientStreamingCall<SendChunksRequest, SendChunksResponse>;
 }
@@ -665,6 +734,9 @@ export interface CollectiveClient extends Client {
    * receiver's current one for the run: the ring was re-formed); UNAVAILABLE (the receiver has no shard for
    * the run yet, or is shutting down: retry with backoff until CollectiveOptions.timeout_ms);
    * CANCELLED/ABORTED when the receiver's shard is aborted.
+   * Request metadata `supwalsh-run-id`, `supwalsh-generation` and `supwalsh-source-rank` route the stream to
+   * the receiver's ring before any chunk arrives (missing: INVALID_ARGUMENT); the receiver sends response
+   * headers once it has accepted the stream, and the sender waits for them before sending chunks.
    */
   sendChunks(
     callback: (error: ServiceError | null, response: SendChunksResponse) => void,
