@@ -1,0 +1,137 @@
+import { fork } from 'node:child_process';
+import path from 'node:path';
+import type { BackendName } from '@supwalsh/engine';
+import { isModelName, MODEL_NAMES, type ModelName } from '@supwalsh/models';
+import { defineBenchmark, type BenchRow } from '../benchmark.js';
+import type { OptimizerName, TrainStepJob, TrainStepResult } from './train-step-worker.js';
+
+const WORKER = path.join(import.meta.dirname, 'train-step-worker.js');
+const INPUT: [number, number, number] = [64, 64, 1];
+const CLASSES = 10;
+/** Fastest first; the native backend is measured only where `@tensorflow/tfjs-node(-gpu)` is installed. */
+const BACKENDS: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
+/** Models the ≈ 30× slower cpu backend still runs at the full batch; the others get one step on `--cpu-batch`. */
+const CPU_FULL_BATCH: readonly ModelName[] = ['base'];
+const MB = 2 ** 20;
+
+interface Options {
+  models: ModelName[];
+  backends: BackendName[];
+  batch: number;
+  cpuBatch: number;
+  optimizer: OptimizerName;
+  minSeconds: number;
+}
+
+function flag(args: readonly string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+function parse(args: readonly string[]): Options {
+  const list = (name: string) =>
+    flag(args, name)
+      ?.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+  const models = list('--models') ?? [...MODEL_NAMES];
+  const badModel = models.find((m) => !isModelName(m));
+  if (badModel) throw new Error(`train-step: --models: unknown "${badModel}" (known: ${MODEL_NAMES.join(', ')})`);
+  const backends = list('--backends') ?? [...BACKENDS];
+  const badBackend = backends.find((b) => !(BACKENDS as readonly string[]).includes(b));
+  if (badBackend) throw new Error(`train-step: --backends: unknown "${badBackend}" (known: ${BACKENDS.join(', ')})`);
+  const positive = (name: string, fallback: number) => {
+    const v = Number(flag(args, name) ?? fallback);
+    if (!(v > 0)) throw new Error(`train-step: ${name} must be a positive number, got ${flag(args, name)}`);
+    return v;
+  };
+  const optimizer = flag(args, '--optimizer') ?? 'sgd';
+  if (!['sgd', 'momentum', 'adam'].includes(optimizer)) {
+    throw new Error(`train-step: --optimizer must be sgd, momentum or adam, got ${optimizer}`);
+  }
+  return {
+    models: models as ModelName[],
+    backends: backends as BackendName[],
+    batch: Math.round(positive('--batch', 32)),
+    cpuBatch: Math.round(positive('--cpu-batch', 2)),
+    optimizer: optimizer as OptimizerName,
+    minSeconds: positive('--min-seconds', 4),
+  };
+}
+
+function runJob(job: TrainStepJob): Promise<TrainStepResult> {
+  return new Promise((resolve) => {
+    const child = fork(WORKER, [JSON.stringify(job)], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    let stderr = '';
+    let result: TrainStepResult | null = null;
+    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('message', (message) => (result = message as TrainStepResult));
+    child.on('exit', (code, signal) => {
+      const lastLine = stderr
+        .trim()
+        .split('\n')
+        .filter((l) => !/^(=+|Hi, looks like|$)/.test(l.trim()))
+        .pop();
+      resolve(result ?? { ok: false, message: `worker exited (${signal ?? code}): ${lastLine ?? 'no output'}` });
+    });
+  });
+}
+
+export default defineBenchmark({
+  name: 'train-step',
+  description:
+    'images/s of a full training step (forward, backward, SGD) at batch 32 on 64 × 64 × 1 for every model, on the native backend (if installed), wasm and cpu, with peak memory; --models, --backends, --batch, --cpu-batch, --optimizer sgd|momentum|adam, --min-seconds',
+  async run({ args, log, setBackend }) {
+    const o = parse(args);
+    const rows: BenchRow[] = [];
+    const used = new Set<string>();
+    for (const backend of o.backends) {
+      for (const model of o.models) {
+        const singleStep = backend === 'cpu' && !CPU_FULL_BATCH.includes(model);
+        const batch = singleStep ? Math.min(o.cpuBatch, o.batch) : o.batch;
+        const result = await runJob({
+          backend,
+          model,
+          inputShape: INPUT,
+          numClasses: CLASSES,
+          batch,
+          optimizer: o.optimizer,
+          singleStep,
+          minSeconds: o.minSeconds,
+        });
+        if (!result.ok) {
+          if (/not available|needs @tensorflow\/tfjs-node/.test(result.message) && backend === 'tensorflow') {
+            log(`${backend}: not installed, skipped (${result.message.split('\n')[0]?.slice(0, 160)}…)`);
+            break;
+          }
+          log(`${backend} ${model}: FAILED ${result.message}`);
+          rows.push({ backend, model, batch, optimizer: o.optimizer, note: `failed: ${result.message.slice(0, 200)}` });
+          continue;
+        }
+        used.add(backend);
+        const row: BenchRow = {
+          backend,
+          model,
+          params: result.params,
+          batch,
+          optimizer: o.optimizer,
+          imagesPerSecond: batch / result.medianSeconds,
+          secondsPerStep: result.medianSeconds,
+          steps: result.runs,
+          firstStepSeconds: result.firstSeconds,
+          peakTensorMB: result.peakTensorBytes / MB,
+          peakRssMB: result.maxRssBytes / MB,
+          note: singleStep ? `cpu: one step of ${batch} images (not ${o.batch}), first step` : '',
+        };
+        log(
+          `${backend} ${model}: ${(batch / result.medianSeconds).toFixed(2)} images/s (${result.medianSeconds.toFixed(3)} s/step ` +
+            `× ${result.runs}, batch ${batch}), peak tensors ${(result.peakTensorBytes / MB).toFixed(0)} MB, ` +
+            `RSS ${(result.maxRssBytes / MB).toFixed(0)} MB — ${result.engine}`
+        );
+        rows.push(row);
+      }
+    }
+    setBackend([...used].join(', '));
+    return rows;
+  },
+});
