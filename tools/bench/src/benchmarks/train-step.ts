@@ -13,6 +13,8 @@ const BACKENDS: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
 /** Models the ≈ 30× slower cpu backend still runs at the full batch; the others get one step on `--cpu-batch`. */
 const CPU_FULL_BATCH: readonly ModelName[] = ['base'];
 const MB = 2 ** 20;
+/** How a worker that ran out of memory fails: wasm traps on its heap limit; Node on its own. */
+const OUT_OF_MEMORY = /memory access out of bounds|out of memory|OOM|Cannot enlarge memory|allocation failed/i;
 
 interface Options {
   models: ModelName[];
@@ -53,7 +55,7 @@ function parse(args: readonly string[]): Options {
     models: models as ModelName[],
     backends: backends as BackendName[],
     batch: Math.round(positive('--batch', 32)),
-    cpuBatch: Math.round(positive('--cpu-batch', 2)),
+    cpuBatch: Math.round(positive('--cpu-batch', 1)),
     optimizer: optimizer as OptimizerName,
     minSeconds: positive('--min-seconds', 4),
   };
@@ -80,7 +82,7 @@ function runJob(job: TrainStepJob): Promise<TrainStepResult> {
 export default defineBenchmark({
   name: 'train-step',
   description:
-    'images/s of a full training step (forward, backward, SGD) at batch 32 on 64 × 64 × 1 for every model, on the native backend (if installed), wasm and cpu, with peak memory; --models, --backends, --batch, --cpu-batch, --optimizer sgd|momentum|adam, --min-seconds',
+    'images/s of a full training step (forward, backward, SGD) at batch 32 on 64 × 64 × 1 for every model on the native backend (if installed), wasm and cpu (one step of --cpu-batch 1 image but for base), with peak memory; --models a,b --backends wasm,cpu --batch --cpu-batch --optimizer sgd|momentum|adam --min-seconds',
   async run({ args, log, setBackend }) {
     const o = parse(args);
     const rows: BenchRow[] = [];
@@ -88,19 +90,17 @@ export default defineBenchmark({
     for (const backend of o.backends) {
       for (const model of o.models) {
         const singleStep = backend === 'cpu' && !CPU_FULL_BATCH.includes(model);
-        const batch = singleStep ? Math.min(o.cpuBatch, o.batch) : o.batch;
-        const result = await runJob({
-          backend,
-          model,
-          inputShape: INPUT,
-          numClasses: CLASSES,
-          batch,
-          optimizer: o.optimizer,
-          singleStep,
-          minSeconds: o.minSeconds,
-        });
+        let batch = singleStep ? Math.min(o.cpuBatch, o.batch) : o.batch;
+        const job = { backend, model, inputShape: INPUT, numClasses: CLASSES, optimizer: o.optimizer, singleStep };
+        let result = await runJob({ ...job, batch, minSeconds: o.minSeconds });
+        // A batch that does not fit (wasm's heap is at most 4 GB) is halved until it does, and the row says so.
+        while (!result.ok && OUT_OF_MEMORY.test(result.message) && batch > 1) {
+          log(`${backend} ${model}: batch ${batch} ran out of memory (${result.message}); trying ${batch >> 1}`);
+          batch >>= 1;
+          result = await runJob({ ...job, batch, minSeconds: o.minSeconds });
+        }
         if (!result.ok) {
-          if (/not available|needs @tensorflow\/tfjs-node/.test(result.message) && backend === 'tensorflow') {
+          if (backend === 'tensorflow' && /needs @tensorflow\/tfjs-node/.test(result.message)) {
             log(`${backend}: not installed, skipped (${result.message.split('\n')[0]?.slice(0, 160)}…)`);
             break;
           }
@@ -108,6 +108,9 @@ export default defineBenchmark({
           rows.push({ backend, model, batch, optimizer: o.optimizer, note: `failed: ${result.message.slice(0, 200)}` });
           continue;
         }
+        const notes = [];
+        if (singleStep) notes.push(`cpu: one step of ${batch} image${batch === 1 ? '' : 's'}, the first`);
+        else if (batch < o.batch) notes.push(`batch ${o.batch} does not fit in ${backend}'s memory`);
         used.add(backend);
         const row: BenchRow = {
           backend,
@@ -121,7 +124,7 @@ export default defineBenchmark({
           firstStepSeconds: result.firstSeconds,
           peakTensorMB: result.peakTensorBytes / MB,
           peakRssMB: result.maxRssBytes / MB,
-          note: singleStep ? `cpu: one step of ${batch} images (not ${o.batch}), first step` : '',
+          note: notes.join('; '),
         };
         log(
           `${backend} ${model}: ${(batch / result.medianSeconds).toFixed(2)} images/s (${result.medianSeconds.toFixed(3)} s/step ` +

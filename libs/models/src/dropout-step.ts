@@ -1,0 +1,17 @@
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { SeededDropout } from './layers/seeded-dropout.js';
+
+/**
+ * Sets the step every `SeededDropout` layer of `model` draws its next mask from, e.g. the global training step when a
+ * run resumes from a checkpoint, so the masks replay exactly. Returns how many layers were set.
+ */
+export function setDropoutStep(model: tfl.LayersModel, step: number): number {
+  let count = 0;
+  for (const layer of model.layers) {
+    if (layer instanceof SeededDropout) {
+      layer.step = step;
+      count += 1;
+    }
+  }
+  return count;
+}
