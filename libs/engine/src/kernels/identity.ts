@@ -1,0 +1,35 @@
+import { getKernel, Identity, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
+
+/** What this kernel needs from the wasm backend object (tfjs-backend-wasm's `BackendWasm`). */
+interface RefCountingBackend {
+  incRef(dataId: TensorInfo['dataId']): void;
+}
+
+/**
+ * Wraps the wasm backend's own `Identity`, which COPIES its input (`tf.clone`, and the engine clones every tensor a
+ * gradient saves for the backward pass): a training step of VGG-19 copied its 25088 × 4096 weight twice (2 × 411 MB
+ * of the wasm heap's 4 GB, ≈ 70 ms each), ResNet-50 made 1 549 copies per step. TF.js tensors are immutable (a
+ * variable's `assign` moves it to new data; no wasm kernel writes into its inputs), so — as the cpu backend does — the
+ * output shares the input's data with one more reference. String tensors go to the native kernel.
+ * Returns `null` when the backend has no `Identity` to wrap.
+ */
+export function createIdentityConfig(): KernelConfig | null {
+  const native = getKernel(Identity, 'wasm');
+  if (native === undefined) return null;
+  if ((native as { wrapped?: boolean }).wrapped) return native;
+  const kernelFunc = ((args) => {
+    const x = args.inputs['x'];
+    if (x === undefined || x.dtype === 'string') return native.kernelFunc(args);
+    (args.backend as unknown as RefCountingBackend).incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  }) as KernelFunc;
+  const config: KernelConfig & { wrapped: boolean } = {
+    kernelName: Identity,
+    backendName: 'wasm',
+    kernelFunc,
+    wrapped: true,
+  };
+  if (native.setupFunc !== undefined) config.setupFunc = native.setupFunc;
+  if (native.disposeFunc !== undefined) config.disposeFunc = native.disposeFunc;
+  return config;
+}
