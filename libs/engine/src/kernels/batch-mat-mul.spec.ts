@@ -2,19 +2,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initEngine } from '../init-engine.js';
 import { productCost } from './batch-mat-mul.js';
+import { onBoth } from './run-on-both-backends.spec-helper.js';
 
 beforeAll(async () => {
   await initEngine({ backend: 'wasm' });
 });
-
-async function onBoth<T>(fn: () => T): Promise<{ wasm: T; cpu: T }> {
-  await tf.setBackend('wasm');
-  const wasm = fn();
-  await tf.setBackend('cpu');
-  const cpu = fn();
-  await tf.setBackend('wasm');
-  return { wasm, cpu };
-}
 
 function relativeError(actual: readonly number[], expected: readonly number[]): number {
   expect(actual).toHaveLength(expected.length);

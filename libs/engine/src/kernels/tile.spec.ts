@@ -1,20 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initEngine } from '../init-engine.js';
+import { onBoth } from './run-on-both-backends.spec-helper.js';
 import { tileAsBroadcast } from './tile.js';
 
 beforeAll(async () => {
   await initEngine({ backend: 'wasm' });
 });
-
-async function onBoth<T>(fn: () => T): Promise<{ wasm: T; cpu: T }> {
-  await tf.setBackend('wasm');
-  const wasm = fn();
-  await tf.setBackend('cpu');
-  const cpu = fn();
-  await tf.setBackend('wasm');
-  return { wasm, cpu };
-}
 
 const CASES: { shape: number[]; reps: number[] }[] = [
   { shape: [1, 1, 1, 6], reps: [2, 3, 4, 1] }, // batch-norm statistics to the activation's shape

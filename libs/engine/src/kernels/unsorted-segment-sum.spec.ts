@@ -1,20 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initEngine } from '../init-engine.js';
+import { onBoth } from './run-on-both-backends.spec-helper.js';
 import { unsortedSegmentSumWasm } from './unsorted-segment-sum.js';
 
 beforeAll(async () => {
   await initEngine({ backend: 'wasm' });
 });
-
-async function onBoth<T>(fn: () => T): Promise<{ wasm: T; cpu: T }> {
-  await tf.setBackend('wasm');
-  const wasm = fn();
-  await tf.setBackend('cpu');
-  const cpu = fn();
-  await tf.setBackend('wasm');
-  return { wasm, cpu };
-}
 
 describe('OneHot on wasm', () => {
   it('honours the requested dtype and values', () => {
