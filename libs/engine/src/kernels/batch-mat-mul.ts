@@ -1,7 +1,6 @@
 import {
   BatchMatMul,
   engine,
-  getKernel,
   tidy,
   transpose,
   type BatchMatMulAttrs,
@@ -11,6 +10,7 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
 import { asTensor } from './kernel-tensors.js';
+import { wrapNativeKernel } from './wrap-native-kernel.js';
 
 /** `x` with its last two axes swapped (a real copy through the backend's fast `Transpose`). */
 function swapInner(x: Tensor): Tensor {
@@ -52,35 +52,27 @@ export function productCost(
  * Returns `null` when the backend has no `BatchMatMul` to wrap.
  */
 export function createBatchMatMulConfig(): KernelConfig | null {
-  const native = getKernel(BatchMatMul, 'wasm');
-  if (native === undefined) return null;
-  if ((native as { wrapped?: boolean }).wrapped) return native;
-  const kernelFunc = ((args) => {
-    const attrs = args.attrs as unknown as BatchMatMulAttrs;
-    const { transposeA, transposeB } = attrs;
-    if (!transposeA && !transposeB) return native.kernelFunc(args);
-    const plain = { ...attrs, transposeA: false, transposeB: false } as unknown as typeof args.attrs;
-    return tidy(() => {
-      const a = asTensor(args.inputs['a'], BatchMatMul, 'a');
-      const b = asTensor(args.inputs['b'], BatchMatMul, 'b');
-      const run = (left: Tensor, right: Tensor) =>
-        engine().makeTensorFromTensorInfo(
-          native.kernelFunc({ ...args, inputs: { a: left, b: right }, attrs: plain }) as TensorInfo
-        );
-      if (productCost(a.shape, b.shape, transposeA, transposeB).swap) {
-        // (op(a) · op(b))ᵀ = op(b)ᵀ · op(a)ᵀ, and op(x)ᵀ is x itself when x was flagged.
-        return swapInner(run(transposeB ? b : swapInner(b), transposeA ? a : swapInner(a)));
-      }
-      return run(transposeA ? swapInner(a) : a, transposeB ? swapInner(b) : b);
-    });
-  }) as KernelFunc;
-  const config: KernelConfig & { wrapped: boolean } = {
-    kernelName: BatchMatMul,
-    backendName: 'wasm',
-    kernelFunc,
-    wrapped: true,
-  };
-  if (native.setupFunc !== undefined) config.setupFunc = native.setupFunc;
-  if (native.disposeFunc !== undefined) config.disposeFunc = native.disposeFunc;
-  return config;
+  return wrapNativeKernel(
+    BatchMatMul,
+    (native) =>
+      ((args) => {
+        const attrs = args.attrs as unknown as BatchMatMulAttrs;
+        const { transposeA, transposeB } = attrs;
+        if (!transposeA && !transposeB) return native.kernelFunc(args);
+        const plain = { ...attrs, transposeA: false, transposeB: false } as unknown as typeof args.attrs;
+        return tidy(() => {
+          const a = asTensor(args.inputs['a'], BatchMatMul, 'a');
+          const b = asTensor(args.inputs['b'], BatchMatMul, 'b');
+          const run = (left: Tensor, right: Tensor) =>
+            engine().makeTensorFromTensorInfo(
+              native.kernelFunc({ ...args, inputs: { a: left, b: right }, attrs: plain }) as TensorInfo
+            );
+          if (productCost(a.shape, b.shape, transposeA, transposeB).swap) {
+            // (op(a) · op(b))ᵀ = op(b)ᵀ · op(a)ᵀ, and op(x)ᵀ is x itself when x was flagged.
+            return swapInner(run(transposeB ? b : swapInner(b), transposeA ? a : swapInner(a)));
+          }
+          return run(transposeA ? swapInner(a) : a, transposeB ? swapInner(b) : b);
+        });
+      }) as KernelFunc
+  );
 }

@@ -1,4 +1,5 @@
-import { getKernel, Identity, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
+import { Identity, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
+import { wrapNativeKernel } from './wrap-native-kernel.js';
 
 /** What this kernel needs from the wasm backend object (tfjs-backend-wasm's `BackendWasm`). */
 interface RefCountingBackend {
@@ -14,22 +15,14 @@ interface RefCountingBackend {
  * Returns `null` when the backend has no `Identity` to wrap.
  */
 export function createIdentityConfig(): KernelConfig | null {
-  const native = getKernel(Identity, 'wasm');
-  if (native === undefined) return null;
-  if ((native as { wrapped?: boolean }).wrapped) return native;
-  const kernelFunc = ((args) => {
-    const x = args.inputs['x'];
-    if (x === undefined || x.dtype === 'string') return native.kernelFunc(args);
-    (args.backend as unknown as RefCountingBackend).incRef(x.dataId);
-    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
-  }) as KernelFunc;
-  const config: KernelConfig & { wrapped: boolean } = {
-    kernelName: Identity,
-    backendName: 'wasm',
-    kernelFunc,
-    wrapped: true,
-  };
-  if (native.setupFunc !== undefined) config.setupFunc = native.setupFunc;
-  if (native.disposeFunc !== undefined) config.disposeFunc = native.disposeFunc;
-  return config;
+  return wrapNativeKernel(
+    Identity,
+    (native) =>
+      ((args) => {
+        const x = args.inputs['x'];
+        if (x === undefined || x.dtype === 'string') return native.kernelFunc(args);
+        (args.backend as unknown as RefCountingBackend).incRef(x.dataId);
+        return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+      }) as KernelFunc
+  );
 }

@@ -2,7 +2,6 @@ import {
   add,
   cast,
   engine,
-  getKernel,
   mul,
   OneHot,
   sub,
@@ -13,6 +12,7 @@ import {
   type Tensor,
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
+import { wrapNativeKernel } from './wrap-native-kernel.js';
 
 /**
  * Wraps the wasm backend's own `OneHot`, which always writes int32 bits whatever `dtype` says — on wasm,
@@ -22,30 +22,22 @@ import {
  * Returns `null` when the backend has no `OneHot` to wrap.
  */
 export function createOneHotConfig(): KernelConfig | null {
-  const native = getKernel(OneHot, 'wasm');
-  if (native === undefined) return null;
-  if ((native as { wrapped?: boolean }).wrapped) return native;
-  const kernelFunc = ((args) => {
-    const { depth, onValue, offValue, dtype } = args.attrs as unknown as OneHotAttrs;
-    const intAttrs = { depth, onValue: 1, offValue: 0, dtype: 'int32' };
-    const out = native.kernelFunc({ ...args, attrs: intAttrs }) as TensorInfo;
-    if (dtype === 'int32' && onValue === 1 && offValue === 0) return out;
-    const hits = engine().makeTensorFromTensorInfo(out) as Tensor;
-    const scaled = tidy(() =>
-      onValue === 1 && offValue === 0
-        ? cast(hits, dtype)
-        : cast(add(mul(cast(hits, 'float32'), onValue), mul(sub(1, cast(hits, 'float32')), offValue)), dtype)
-    );
-    hits.dispose();
-    return scaled;
-  }) as KernelFunc;
-  const config: KernelConfig & { wrapped: boolean } = {
-    kernelName: OneHot,
-    backendName: 'wasm',
-    kernelFunc,
-    wrapped: true,
-  };
-  if (native.setupFunc !== undefined) config.setupFunc = native.setupFunc;
-  if (native.disposeFunc !== undefined) config.disposeFunc = native.disposeFunc;
-  return config;
+  return wrapNativeKernel(
+    OneHot,
+    (native) =>
+      ((args) => {
+        const { depth, onValue, offValue, dtype } = args.attrs as unknown as OneHotAttrs;
+        const intAttrs = { depth, onValue: 1, offValue: 0, dtype: 'int32' };
+        const out = native.kernelFunc({ ...args, attrs: intAttrs }) as TensorInfo;
+        if (dtype === 'int32' && onValue === 1 && offValue === 0) return out;
+        const hits = engine().makeTensorFromTensorInfo(out) as Tensor;
+        const scaled = tidy(() =>
+          onValue === 1 && offValue === 0
+            ? cast(hits, dtype)
+            : cast(add(mul(cast(hits, 'float32'), onValue), mul(sub(1, cast(hits, 'float32')), offValue)), dtype)
+        );
+        hits.dispose();
+        return scaled;
+      }) as KernelFunc
+  );
 }

@@ -1,5 +1,4 @@
 import {
-  getKernel,
   mul,
   ones,
   reshape,
@@ -11,6 +10,7 @@ import {
   type TileAttrs,
 } from '@tensorflow/tfjs-core';
 import { asTensor } from './kernel-tensors.js';
+import { wrapNativeKernel } from './wrap-native-kernel.js';
 
 /** The most axes the wasm backend's broadcasting binary ops (XNNPACK) take. */
 const MAX_BROADCAST_RANK = 6;
@@ -51,29 +51,21 @@ export function tileAsBroadcast(
  * the native kernel. Returns `null` when the backend has no `Tile` to wrap.
  */
 export function createTileConfig(): KernelConfig | null {
-  const native = getKernel(Tile, 'wasm');
-  if (native === undefined) return null;
-  if ((native as { wrapped?: boolean }).wrapped) return native;
-  const kernelFunc = ((args) => {
-    const x = args.inputs['x'];
-    const { reps } = args.attrs as unknown as TileAttrs;
-    const plan = x === undefined ? null : tileAsBroadcast(x.shape, reps);
-    if (x === undefined || plan === null || (x.dtype !== 'float32' && x.dtype !== 'int32')) {
-      return native.kernelFunc(args);
-    }
-    const outShape = x.shape.map((d, i) => d * (reps[i] ?? 1));
-    if (util.sizeFromShape(outShape) === 0) return native.kernelFunc(args);
-    return tidy(() =>
-      reshape(mul(reshape(asTensor(x, Tile, 'x'), plan.xShape), ones(plan.onesShape, x.dtype)), outShape)
-    );
-  }) as KernelFunc;
-  const config: KernelConfig & { wrapped: boolean } = {
-    kernelName: Tile,
-    backendName: 'wasm',
-    kernelFunc,
-    wrapped: true,
-  };
-  if (native.setupFunc !== undefined) config.setupFunc = native.setupFunc;
-  if (native.disposeFunc !== undefined) config.disposeFunc = native.disposeFunc;
-  return config;
+  return wrapNativeKernel(
+    Tile,
+    (native) =>
+      ((args) => {
+        const x = args.inputs['x'];
+        const { reps } = args.attrs as unknown as TileAttrs;
+        const plan = x === undefined ? null : tileAsBroadcast(x.shape, reps);
+        if (x === undefined || plan === null || (x.dtype !== 'float32' && x.dtype !== 'int32')) {
+          return native.kernelFunc(args);
+        }
+        const outShape = x.shape.map((d, i) => d * (reps[i] ?? 1));
+        if (util.sizeFromShape(outShape) === 0) return native.kernelFunc(args);
+        return tidy(() =>
+          reshape(mul(reshape(asTensor(x, Tile, 'x'), plan.xShape), ones(plan.onesShape, x.dtype)), outShape)
+        );
+      }) as KernelFunc
+  );
 }
