@@ -12,8 +12,9 @@ const LAYER_RANK: Record<string, number> = {
   'layer:engine': 1,
   'layer:compute': 2,
   'layer:method': 3,
-  'layer:service': 4,
-  'layer:tool': 5,
+  'layer:report': 4,
+  'layer:service': 5,
+  'layer:tool': 6,
 };
 
 /** Compute libraries never reach the network or the OpenTelemetry SDK (STYLE.md). */

@@ -1,0 +1,252 @@
+import {
+  createClassGroupSampler,
+  imageBatch,
+  shardRange,
+  type ClassGroup,
+  type ImageSet,
+  type PixelScale,
+} from '@supwalsh/datasets';
+import { deriveSeed } from '@supwalsh/engine';
+import { setDropoutStep } from '@supwalsh/models';
+import { createTsne, type TsneRunner } from '@supwalsh/tsne';
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { createAuxiliaryNetwork } from './aux-net.js';
+import { NonFiniteLossError } from './errors.js';
+import { createOptimizer } from './optimizer.js';
+import { PhaseClock, secondsSince, type StepProgress } from './progress.js';
+import { LOCAL_REDUCER, ShardedStep, sumCrossEntropy, type GradientReducer } from './reducer.js';
+import type { EmbeddedGroup, PretrainingResult } from './results.js';
+import type { ResolvedPretraining } from './spec.js';
+
+/** Pretraining's dropout masks come from steps far past any training step, so the two phases never share masks. */
+const PRETRAINING_DROPOUT_STEPS = 2 ** 40;
+
+export interface PretrainOptions {
+  /** The classifier to pretrain; on return it holds the selected snapshot. */
+  classifier: tfl.LayersModel;
+  train: ImageSet;
+  spec: ResolvedPretraining;
+  /** The run's seed: fixes the class groups, the t-SNE starts and the auxiliary network's weights. */
+  seed: number;
+  pixelScale: PixelScale;
+  /** @default LOCAL_REDUCER */
+  reducer?: GradientReducer;
+  signal?: AbortSignal;
+  /** Stop every epoch after this many steps (smoke runs). */
+  maxStepsPerEpoch?: number;
+  /** @default true */
+  stopOnNonFinite?: boolean;
+  /** Called every `progressEvery` steps and at each epoch's last step. */
+  onProgress?: (progress: StepProgress) => void;
+  /** @default 10 */
+  progressEvery?: number;
+  /** Embeddings of the first groups kept for plots. @default 3 */
+  keepEmbeddings?: number;
+}
+
+/** Pretraining's outcome; the classifier already holds the selected weights. */
+export interface PretrainOutcome {
+  readonly result: PretrainingResult;
+}
+
+/**
+ * Sup-Walsh pretraining (ARCHITECTURE.md, steps 1–4): for every class group, t-SNE of its images, the auxiliary
+ * network maps the 2-D points through the class's Walsh code to images, and the classifier learns to name the
+ * class; Adam on both networks. A step takes `groupsPerStep` consecutive groups, split across the ranks; the
+ * snapshot after the step with the lowest loss (or the last) is left in the classifier.
+ */
+export async function pretrain(options: PretrainOptions): Promise<PretrainOutcome> {
+  const { classifier, train, spec, seed, pixelScale } = options;
+  const reducer = options.reducer ?? LOCAL_REDUCER;
+  const started = performance.now();
+  const [, h, w, c] = classifier.inputs[0]?.shape as [null, number, number, number];
+  const numClasses = train.numClasses;
+  const aux = createAuxiliaryNetwork({
+    widths: spec.auxNet.widths,
+    activation: spec.auxNet.activation,
+    normalization: spec.auxNet.normalization,
+    imageShape: [h, w, c],
+    numClasses,
+    walshOrdering: spec.walshOrdering,
+    seed: deriveSeed(seed, 'aux-net'),
+  });
+  const variables = [...aux.model.trainableWeights, ...classifier.trainableWeights].map((v) => v.read() as tf.Variable);
+  const optimizer = createOptimizer(spec.optimizer, variables);
+  const step = new ShardedStep(variables, reducer);
+  const sampler = createClassGroupSampler({
+    labels: train.labels,
+    numClasses,
+    batchSize: spec.classGroupBatchSize,
+    seed: deriveSeed(seed, 'class-groups'),
+  });
+  // One runner per group size (nearly always K; smaller only for groups missing a class), reusing its buffers.
+  const runners = new Map<number, TsneRunner>();
+  const runnerFor = (k: number): TsneRunner => {
+    let runner = runners.get(k);
+    if (!runner) {
+      runner = createTsne({
+        rows: k,
+        cols: train.height * train.width * train.channels,
+        dims: 2,
+        perplexity: Math.min(spec.tsne.perplexity, k - 1),
+        earlyExaggeration: spec.tsne.earlyExaggeration,
+        learningRate: spec.tsne.learningRate,
+        maxIter: spec.tsne.iterations,
+        explorationIter: spec.tsne.exaggerationIterations,
+        method: spec.tsne.method,
+        theta: spec.tsne.theta,
+      });
+      runners.set(k, runner);
+    }
+    return runner;
+  };
+  const stepsPerEpoch = Math.min(
+    Math.ceil(sampler.groupsPerEpoch / spec.groupsPerStep),
+    options.maxStepsPerEpoch ?? Number.POSITIVE_INFINITY
+  );
+  const stepsTotal = stepsPerEpoch * spec.epochs;
+  const clock = new PhaseClock(stepsTotal);
+  const progressEvery = options.progressEvery ?? 10;
+  const keep = options.keepEmbeddings ?? 3;
+  const weights = classifier.weights.map((v) => v.read());
+  const lossPerStep: number[] = [];
+  const embeddings: EmbeddedGroup[] = [];
+  let snapshot: tf.Tensor[] | undefined;
+  let selectedStep = -1;
+  let selectedLoss = Number.POSITIVE_INFINITY;
+  let incompleteGroups = 0;
+  let tsneSeconds = 0;
+
+  const embed = (group: ClassGroup): Float32Array => {
+    const k = group.indices.length;
+    if (k < 2) return new Float32Array(2 * k); // one point has nothing to be near: the origin
+    const t = performance.now();
+    const images = imageBatch(train, group.indices, pixelScale);
+    const { embedding } = runnerFor(k).run(images, { seed: deriveSeed(seed, 'tsne', group.epoch, group.index) });
+    tsneSeconds += secondsSince(t);
+    return Float32Array.from(embedding);
+  };
+
+  try {
+    for (let epoch = 0; epoch < spec.epochs; epoch++) {
+      let epochLossSum = 0;
+      for (let s = 0; s < stepsPerEpoch; s++) {
+        options.signal?.throwIfAborted();
+        const first = s * spec.groupsPerStep;
+        const all = Array.from({ length: Math.min(spec.groupsPerStep, sampler.groupsPerEpoch - first) }, (_, i) =>
+          sampler.group(epoch, first + i)
+        );
+        const globalCount = all.reduce((n, g) => n + g.indices.length, 0);
+        incompleteGroups += all.filter((g) => g.missing.length > 0).length;
+        const range = shardRange(all.length, reducer.rank, reducer.worldSize);
+        const mine = all.slice(range.start, range.end);
+        const points = mine.map(embed);
+        for (let i = 0; i < mine.length && embeddings.length < keep; i++) {
+          const g = mine[i] as ClassGroup;
+          const p = points[i] as Float32Array;
+          embeddings.push({
+            epoch: g.epoch,
+            index: g.index,
+            classes: Array.from(g.classes),
+            points: Array.from(
+              { length: g.classes.length },
+              (_, j) => [p[2 * j] as number, p[2 * j + 1] as number] as const
+            ),
+            codes: Array.from(g.classes).map((cls) => Array.from(aux.codes[cls] as Int8Array)),
+          });
+        }
+        const mineCount = mine.reduce((n, g) => n + g.indices.length, 0);
+        const forward =
+          mineCount === 0
+            ? null
+            : () => {
+                const classes = concat(mine.map((g) => g.classes));
+                const pointTensor = tf.tensor2d(concatFloat(points), [mineCount, 2]);
+                const codes = aux.codeTensor(classes);
+                const labels = tf.tensor1d(Int32Array.from(classes), 'int32');
+                const images = aux.model.apply([pointTensor, codes], { training: true }) as tf.Tensor;
+                const logits = classifier.apply(images, { training: true }) as tf.Tensor2D;
+                return sumCrossEntropy(logits, labels);
+              };
+        setDropoutStep(classifier, PRETRAINING_DROPOUT_STEPS + lossPerStep.length);
+        const reduced = await step.run(forward, globalCount);
+        if (!Number.isFinite(reduced.loss) && (options.stopOnNonFinite ?? true)) {
+          reduced.grads.forEach((g) => g.dispose());
+          throw new NonFiniteLossError('pretraining', lossPerStep.length, reduced.loss);
+        }
+        optimizer.apply(reduced.grads);
+        reduced.grads.forEach((g) => g.dispose());
+        lossPerStep.push(reduced.loss);
+        epochLossSum += reduced.loss;
+        const better = spec.snapshotSelection === 'last' || reduced.loss < selectedLoss;
+        if (better) {
+          snapshot?.forEach((t) => t.dispose());
+          // Clones share the variables' current buffers; the next update writes new ones, so this is cheap.
+          snapshot = weights.map((v) => tf.clone(v));
+          selectedStep = lossPerStep.length - 1;
+          selectedLoss = reduced.loss;
+        }
+        const done = epoch * stepsPerEpoch + s + 1;
+        const pace = clock.tick(globalCount, done);
+        if (options.onProgress && (done % progressEvery === 0 || s === stepsPerEpoch - 1)) {
+          options.onProgress({
+            phase: 'pretraining',
+            epoch: epoch + 1,
+            epochsTotal: spec.epochs,
+            stepInEpoch: s + 1,
+            stepsPerEpoch,
+            step: done,
+            stepsTotal,
+            loss: reduced.loss,
+            epochLoss: epochLossSum / (s + 1),
+            ...pace,
+            learningRate: spec.optimizer.learningRate,
+            worldSize: reducer.worldSize,
+          });
+        }
+      }
+    }
+    if (snapshot) {
+      const chosen = snapshot;
+      tf.tidy(() => weights.forEach((v, i) => (v as tf.Variable).assign(chosen[i] as tf.Tensor)));
+    }
+  } finally {
+    snapshot?.forEach((t) => t.dispose());
+    optimizer.dispose();
+    aux.model.dispose();
+  }
+  return {
+    result: {
+      epochs: spec.epochs,
+      steps: lossPerStep.length,
+      lossPerStep,
+      selectedStep,
+      selectedLoss,
+      incompleteGroups,
+      seconds: secondsSince(started),
+      tsneSeconds,
+      embeddings,
+    },
+  };
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
+}
+
+function concatFloat(parts: readonly Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
+}

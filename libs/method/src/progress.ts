@@ -1,0 +1,48 @@
+/** A phase of a run, as the proto's `Phase`. */
+export type PhaseName = 'preparing' | 'pretraining' | 'training' | 'evaluating';
+
+/** Step progress of a phase (the proto's `StepProgress`, run id and world size added by the caller's event). */
+export interface StepProgress {
+  readonly phase: 'pretraining' | 'training';
+  /** 1-based. */
+  readonly epoch: number;
+  readonly epochsTotal: number;
+  /** 1-based step within the epoch. */
+  readonly stepInEpoch: number;
+  readonly stepsPerEpoch: number;
+  /** 1-based step within the phase. */
+  readonly step: number;
+  readonly stepsTotal: number;
+  /** Mean loss of this step. */
+  readonly loss: number;
+  /** Mean step loss so far in this epoch. */
+  readonly epochLoss: number;
+  readonly imagesPerSecond: number;
+  /** Seconds left in the phase at the current pace. */
+  readonly etaSeconds: number;
+  readonly learningRate: number;
+  readonly worldSize: number;
+}
+
+/** Measures a phase's pace for `StepProgress`. */
+export class PhaseClock {
+  private readonly start = performance.now();
+  private images = 0;
+
+  constructor(private readonly stepsTotal: number) {}
+
+  /** Records `images` more samples; returns images/s and the ETA after `stepsDone` steps. */
+  tick(images: number, stepsDone: number): { imagesPerSecond: number; etaSeconds: number } {
+    this.images += images;
+    const seconds = (performance.now() - this.start) / 1000;
+    return {
+      imagesPerSecond: seconds > 0 ? this.images / seconds : 0,
+      etaSeconds: stepsDone > 0 ? (seconds / stepsDone) * (this.stepsTotal - stepsDone) : 0,
+    };
+  }
+}
+
+/** Seconds since `start` (a `performance.now()` value). */
+export function secondsSince(start: number): number {
+  return (performance.now() - start) / 1000;
+}

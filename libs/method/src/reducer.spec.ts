@@ -1,0 +1,96 @@
+import { initEngine } from '@supwalsh/engine';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ShardedStep, sumCrossEntropy, type GradientReducer } from './reducer.js';
+
+/** In-memory ranks that meet at every `sum`, like a ring would. */
+function memoryRing(worldSize: number): GradientReducer[] {
+  let pending: { buffers: Float32Array[]; resolve: () => void }[] = [];
+  return Array.from({ length: worldSize }, (_, rank) => ({
+    rank,
+    worldSize,
+    sum: (buffers: Float32Array[]) =>
+      new Promise<void>((resolve) => {
+        pending.push({ buffers, resolve });
+        if (pending.length < worldSize) return;
+        const all = pending;
+        pending = [];
+        buffers.forEach((_, b) => {
+          const total = new Float32Array((all[0]?.buffers[b] as Float32Array).length);
+          for (const p of all) (p.buffers[b] as Float32Array).forEach((v, i) => (total[i] = (total[i] as number) + v));
+          for (const p of all) (p.buffers[b] as Float32Array).set(total);
+        });
+        all.forEach((p) => p.resolve());
+      }),
+  }));
+}
+
+function tinyModel(): tfl.LayersModel {
+  const model = tfl.sequential({
+    layers: [tfl.layers.dense({ inputShape: [6], units: 5, activation: 'tanh' }), tfl.layers.dense({ units: 3 })],
+  });
+  model.setWeights(model.getWeights().map((w, i) => tf.randomNormal(w.shape, 0, 0.5, 'float32', 100 + i)));
+  return model;
+}
+
+describe('ShardedStep', () => {
+  beforeAll(async () => {
+    await initEngine({ backend: 'cpu' });
+  });
+
+  const x = tf.randomNormal([7, 6], 0, 1, 'float32', 3);
+  const y = tf.tensor1d([0, 2, 1, 1, 0, 2, 2], 'int32');
+
+  async function stepOn(worldSize: number): Promise<{ grads: number[][]; loss: number; correct: number }[]> {
+    const model = tinyModel();
+    const variables = model.trainableWeights.map((v) => v.read() as tf.Variable);
+    const ring = memoryRing(worldSize);
+    const results = await Promise.all(
+      ring.map(async (reducer) => {
+        // Uneven shards, and rank 2 of 4 gets one sample fewer than rank 0.
+        const start = Math.floor((reducer.rank * 7) / worldSize);
+        const end = Math.floor(((reducer.rank + 1) * 7) / worldSize);
+        const forward =
+          end > start
+            ? () =>
+                sumCrossEntropy(
+                  model.apply(tf.slice(x, [start, 0], [end - start, 6])) as tf.Tensor2D,
+                  tf.slice(y, [start], [end - start])
+                )
+            : null;
+        const r = await new ShardedStep(variables, reducer).run(forward, 7);
+        const grads = r.grads.map((g) => Array.from(g.dataSync()));
+        r.grads.forEach((g) => g.dispose());
+        return { grads, loss: r.loss, correct: r.correct };
+      })
+    );
+    model.dispose();
+    return results;
+  }
+
+  it('gives every world size the gradient of the global mean loss', async () => {
+    const [single] = await stepOn(1);
+    // Independent computation: tf.grads of the mean cross-entropy over the whole batch.
+    const model = tinyModel();
+    const vars = model.trainableWeights.map((v) => v.read() as tf.Variable);
+    const { grads } = tf.variableGrads(
+      () => tf.losses.softmaxCrossEntropy(tf.oneHot(y, 3), model.apply(x) as tf.Tensor2D) as tf.Scalar,
+      vars
+    );
+    const want = vars.map((v) => Array.from((grads[v.name] as tf.Tensor).dataSync()));
+    single?.grads.forEach((g, i) => g.forEach((v, j) => expect(v).toBeCloseTo((want[i] as number[])[j] as number, 6)));
+    tf.dispose(Object.values(grads));
+    model.dispose();
+
+    for (const worldSize of [2, 3, 4, 8]) {
+      const ranks = await stepOn(worldSize);
+      for (const rank of ranks) {
+        expect(rank.grads).toEqual(ranks[0]?.grads); // identical on every rank
+        expect(rank.loss).toBeCloseTo(single?.loss as number, 6);
+        expect(rank.correct).toBe(single?.correct);
+        rank.grads.forEach((g, i) => g.forEach((v, j) => expect(v).toBeCloseTo((want[i] as number[])[j] as number, 6)));
+      }
+    }
+  });
+});

@@ -1,0 +1,100 @@
+import { createBucketLayout, flattenGradients, unflattenGradients, type BucketLayout } from '@supwalsh/engine';
+import * as tf from '@tensorflow/tfjs-core';
+
+/**
+ * How the ranks of a run combine their partial sums. The service passes one backed by @supwalsh/collective's ring
+ * all-reduce; in one process it is `LOCAL_REDUCER`. The method never imports the network itself.
+ */
+export interface GradientReducer {
+  readonly rank: number;
+  readonly worldSize: number;
+  /** Sums every buffer element-wise over the ranks, in place; every rank ends with identical bits. */
+  sum(buffers: Float32Array[]): Promise<void>;
+}
+
+/** World size 1: nothing to combine. */
+export const LOCAL_REDUCER: GradientReducer = { rank: 0, worldSize: 1, sum: () => Promise.resolve() };
+
+/** What one rank's share of a step computes: summed loss and correct predictions over its samples. */
+export interface ShardForward {
+  /** Sum of the per-sample losses of this rank's samples (differentiated). */
+  readonly loss: tf.Scalar;
+  /** Number of this rank's samples classified correctly. */
+  readonly correct: tf.Scalar;
+}
+
+/** A step's gradients of the global mean loss, identical on every rank. */
+export interface ReducedStep {
+  /** One tensor per variable, in the order given; the caller disposes them. */
+  readonly grads: tf.Tensor[];
+  /** Global mean loss of the step. */
+  readonly loss: number;
+  /** Correct predictions over all ranks. */
+  readonly correct: number;
+}
+
+/**
+ * The gradient step of invariant 1: each rank differentiates the *sum* of its samples' losses, the sums are
+ * all-reduced, and every rank divides by the global sample count — so 1, 2 or 4 ranks give the same update up to
+ * float summation order. A rank with no samples this step passes `forward: null` and contributes zeros.
+ */
+export class ShardedStep {
+  private layout: BucketLayout | undefined;
+  private buckets: Float32Array[] | undefined;
+
+  constructor(
+    private readonly variables: readonly tf.Variable[],
+    private readonly reducer: GradientReducer
+  ) {}
+
+  async run(forward: (() => ShardForward) | null, globalCount: number): Promise<ReducedStep> {
+    let correct: tf.Scalar | undefined;
+    const local = forward
+      ? tf.variableGrads(() => {
+          const out = forward();
+          correct = tf.keep(out.correct);
+          return out.loss;
+        }, this.variables as tf.Variable[])
+      : undefined;
+    const localGrads = local ? this.variables.map((v) => local.grads[v.name] as tf.Tensor) : undefined;
+    try {
+      const stats = new Float32Array(2);
+      if (local)
+        stats.set([(await local.value.data())[0] as number, (await (correct as tf.Scalar).data())[0] as number]);
+      if (this.reducer.worldSize === 1) {
+        const scale = 1 / globalCount;
+        const grads = (localGrads ?? this.variables.map((v) => tf.zerosLike(v))).map((g) => tf.mul(g, scale));
+        return { grads, loss: (stats[0] as number) * scale, correct: stats[1] as number };
+      }
+      this.layout ??= createBucketLayout(this.variables.map((v) => ({ name: v.name, shape: v.shape })));
+      if (localGrads) {
+        this.buckets = (await flattenGradients(localGrads, this.layout, this.buckets)).buckets;
+      } else {
+        this.buckets = this.layout.buckets.map((b) => new Float32Array(b.elements));
+      }
+      await this.reducer.sum([...this.buckets, stats]);
+      const named = unflattenGradients(this.buckets, this.layout);
+      const grads = named.map((g) => {
+        const scaled = tf.mul(g.tensor, 1 / globalCount);
+        g.tensor.dispose();
+        return scaled;
+      });
+      return { grads, loss: (stats[0] as number) / globalCount, correct: stats[1] as number };
+    } finally {
+      local?.value.dispose();
+      correct?.dispose();
+      localGrads?.forEach((g) => g.dispose());
+    }
+  }
+}
+
+/** Per-sample softmax cross-entropy summed over the batch, and the number of correct argmax predictions. */
+export function sumCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): ShardForward {
+  return tf.tidy(() => {
+    const numClasses = logits.shape[1];
+    const oneHot = tf.oneHot(labels, numClasses);
+    const loss = tf.neg(tf.sum(tf.mul(oneHot, tf.logSoftmax(logits))));
+    const correct = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'float32'));
+    return { loss: loss as tf.Scalar, correct: correct as tf.Scalar };
+  });
+}

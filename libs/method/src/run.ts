@@ -1,0 +1,153 @@
+import { imageBatch, type ImageSet } from '@supwalsh/datasets';
+import { deriveSeed } from '@supwalsh/engine';
+import { buildModel, countParameters, type InitializerName } from '@supwalsh/models';
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import type { MethodEvent } from './events.js';
+import { pretrain } from './pretrain.js';
+import { secondsSince } from './progress.js';
+import type { GradientReducer } from './reducer.js';
+import type { PretrainingResult, RunResult } from './results.js';
+import type { RunSpec } from './spec.js';
+import { evaluate, train } from './train.js';
+
+/** Samples LSUV measures output variances on: the first of the training split. */
+const LSUV_SAMPLES = 64;
+
+export interface ExecuteRunOptions {
+  train: ImageSet;
+  test: ImageSet;
+  /** @default LOCAL_REDUCER */
+  reducer?: GradientReducer;
+  signal?: AbortSignal;
+  onEvent?: (event: MethodEvent) => void;
+  /** Receives the final classifier before it is disposed (to save weights). */
+  onModel?: (model: tfl.LayersModel, stage: 'initial' | 'final') => Promise<void> | void;
+}
+
+/**
+ * One (dataset, model, arm, seed) run: the classifier with the arm's initialization — for `sup-walsh`, the base
+ * initialization then pretraining — then ordinary training and evaluation. Every arm of a seed starts from the same
+ * base weights and sees the same batches, so arms differ only by their initialization. Never throws for a failed
+ * run: the error is in the result (`status`, `error`); an abort gives `cancelled`.
+ */
+export async function executeRun(spec: RunSpec, options: ExecuteRunOptions): Promise<RunResult> {
+  const started = performance.now();
+  const emit = options.onEvent ?? (() => {});
+  const { runId } = spec;
+  const size = spec.dataset.imageSize;
+  const initializer: InitializerName =
+    spec.arm.initializer === 'sup-walsh' ? (spec.arm.baseInitializer ?? 'pytorch-default') : spec.arm.initializer;
+  let model: tfl.LayersModel | undefined;
+  let pretraining: PretrainingResult | undefined;
+  let initial: RunResult['initial'];
+  const epochs: RunResult['epochs'][number][] = [];
+  let trainLossPerStep: number[] = [];
+  let parameters = 0;
+  const finish = (status: RunResult['status'], error?: string): RunResult => {
+    const result: RunResult = {
+      runId,
+      dataset: spec.dataset.kind,
+      model: spec.model,
+      arm: spec.arm.name,
+      initializer: spec.arm.initializer,
+      seed: spec.seed,
+      status,
+      ...(error === undefined ? {} : { error }),
+      parameters,
+      ...(pretraining ? { pretraining } : {}),
+      ...(initial ? { initial } : {}),
+      epochs,
+      trainLossPerStep,
+      seconds: secondsSince(started),
+    };
+    emit({ type: 'run-state', runId, state: status, message: error ?? '' });
+    emit({ type: 'run-finished', runId, result });
+    return result;
+  };
+
+  emit({ type: 'run-state', runId, state: 'running', message: '' });
+  try {
+    emit({ type: 'phase', runId, phase: 'preparing', epochsTotal: 0, stepsTotal: 0 });
+    const lsuvData =
+      initializer === 'lsuv'
+        ? tf.tensor4d(imageBatch(options.train, firstSamples(options.train.length), spec.dataset.pixelScale), [
+            Math.min(LSUV_SAMPLES, options.train.length),
+            size,
+            size,
+            1,
+          ])
+        : undefined;
+    try {
+      model = buildModel(spec.model, {
+        inputShape: [size, size, 1],
+        numClasses: options.train.numClasses,
+        init: initializer,
+        seed: deriveSeed(spec.seed, 'classifier'),
+        ...(lsuvData ? { data: lsuvData } : {}),
+      });
+    } finally {
+      lsuvData?.dispose();
+    }
+    parameters = countParameters(model).trainable;
+    const common = {
+      train: options.train,
+      seed: spec.seed,
+      pixelScale: spec.dataset.pixelScale,
+      ...(options.reducer ? { reducer: options.reducer } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(spec.limits.maxStepsPerEpoch === undefined ? {} : { maxStepsPerEpoch: spec.limits.maxStepsPerEpoch }),
+      stopOnNonFinite: spec.limits.stopOnNonFinite,
+      progressEvery: spec.outputs.progressEverySteps,
+    };
+    if (spec.pretraining) {
+      emit({ type: 'phase', runId, phase: 'pretraining', epochsTotal: spec.pretraining.epochs, stepsTotal: 0 });
+      ({ result: pretraining } = await pretrain({
+        ...common,
+        classifier: model,
+        spec: spec.pretraining,
+        onProgress: (p) => emit({ type: 'step', runId, ...p }),
+      }));
+    }
+    await options.onModel?.(model, 'initial');
+    if (spec.evaluation.initial) {
+      emit({ type: 'phase', runId, phase: 'evaluating', epochsTotal: 0, stepsTotal: 0 });
+      const r = await evaluate(model, options.test, {
+        batchSize: spec.evaluation.batchSize,
+        pixelScale: spec.dataset.pixelScale,
+        ...(options.reducer ? { reducer: options.reducer } : {}),
+      });
+      initial = { testLoss: r.loss, testAccuracy: r.accuracy };
+    }
+    emit({ type: 'phase', runId, phase: 'training', epochsTotal: spec.training.epochs, stepsTotal: 0 });
+    ({ trainLossPerStep } = await train({
+      ...common,
+      model,
+      test: options.test,
+      spec: spec.training,
+      evaluation: spec.evaluation,
+      onProgress: (p) => emit({ type: 'step', runId, ...p }),
+      onEpoch: (metrics) => {
+        epochs.push(metrics);
+        emit({ type: 'epoch', runId, phase: 'training', metrics });
+      },
+    }));
+    await options.onModel?.(model, 'final');
+    return finish('succeeded');
+  } catch (error: unknown) {
+    if (options.signal?.aborted) return finish('cancelled', describeError(options.signal.reason));
+    return finish('failed', describeError(error));
+  } finally {
+    model?.dispose();
+  }
+}
+
+function firstSamples(length: number): Uint32Array {
+  return Uint32Array.from({ length: Math.min(LSUV_SAMPLES, length) }, (_, i) => i);
+}
+
+/** A person-readable message for any thrown value. */
+export function describeError(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`;
+  return String(error);
+}
