@@ -1,0 +1,92 @@
+import type { MethodEvent } from '@supwalsh/method';
+
+/** Where progress goes: a terminal gets one live bar per run, anything else plain lines. */
+export interface ProgressStream {
+  write(text: string): unknown;
+  readonly isTTY?: boolean;
+  readonly columns?: number;
+}
+
+const BAR_WIDTH = 20;
+
+/**
+ * Prints an experiment's events for a person: on a terminal, the running step rewrites one line (phase, epoch, bar,
+ * loss, images/s, ETA); elsewhere (CI logs, files) a line per progress event. Epoch results and run ends always
+ * get their own line.
+ */
+export function createProgressPrinter(stream: ProgressStream): (event: MethodEvent) => void {
+  const tty = stream.isTTY === true;
+  let live = false;
+  const line = (text: string): void => {
+    stream.write(`${live ? '\r\u001b[K' : ''}${text}\n`);
+    live = false;
+  };
+  return (event) => {
+    switch (event.type) {
+      case 'experiment-started':
+        line(`${event.runs.length} run${event.runs.length === 1 ? '' : 's'}: ${event.runs.join(', ')}`);
+        break;
+      case 'log':
+        line(`${event.level === 'warning' ? 'warning: ' : ''}${event.message}`);
+        break;
+      case 'run-state':
+        if (event.state === 'running') line(`▶ ${event.runId}`);
+        break;
+      case 'step': {
+        const text = [
+          `  ${event.phase.padEnd(11)} epoch ${event.epoch}/${event.epochsTotal}`,
+          `${bar(event.stepInEpoch / event.stepsPerEpoch)} ${event.stepInEpoch}/${event.stepsPerEpoch}`,
+          `loss ${event.loss.toFixed(4)} (epoch ${event.epochLoss.toFixed(4)})`,
+          `${Math.round(event.imagesPerSecond)} img/s`,
+          `ETA ${duration(event.etaSeconds)}`,
+        ].join('  ');
+        if (tty) {
+          const width = stream.columns ?? 120;
+          stream.write(`\r\u001b[K${text.slice(0, width - 1)}`);
+          live = true;
+        } else {
+          line(text);
+        }
+        break;
+      }
+      case 'epoch': {
+        const m = event.metrics;
+        const test =
+          m.testAccuracy === undefined ? '' : `  test loss ${m.testLoss?.toFixed(4)} acc ${percent(m.testAccuracy)}`;
+        line(
+          `  epoch ${m.epoch}: train loss ${m.trainLoss.toFixed(4)} acc ${percent(m.trainAccuracy)}${test}  (${m.seconds.toFixed(1)} s)`
+        );
+        break;
+      }
+      case 'run-finished': {
+        const r = event.result;
+        const pre = r.pretraining
+          ? `, pretraining ${r.pretraining.seconds.toFixed(1)} s (t-SNE ${r.pretraining.tsneSeconds.toFixed(1)} s), snapshot of step ${r.pretraining.selectedStep + 1}/${r.pretraining.steps}`
+          : '';
+        line(`■ ${r.runId}: ${r.status}${r.error ? ` (${r.error})` : ''} in ${duration(r.seconds)}${pre}`);
+        break;
+      }
+      case 'phase':
+      case 'experiment-finished':
+        break;
+    }
+  };
+}
+
+function bar(fraction: number): string {
+  const filled = Math.round(Math.min(1, Math.max(0, fraction)) * BAR_WIDTH);
+  return `[${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}]`;
+}
+
+function percent(x: number): string {
+  return `${(100 * x).toFixed(2)}%`;
+}
+
+/** `m:ss` or `h:mm:ss`. */
+export function duration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const rest = String(s % 60).padStart(2, '0');
+  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${rest}` : `${m}:${rest}`;
+}
