@@ -20,11 +20,20 @@ export interface ReportLinks {
   readonly plots?: readonly PlotLink[];
 }
 
+/** Backend, package and device in one line; why faster backends were skipped, first sentence of each. */
 function engineLine(engine: ExperimentResult['engine']): string {
-  const extra = Object.entries(engine)
-    .filter(([key]) => key !== 'backend')
-    .map(([key, value]) => `${key} ${typeof value === 'string' ? value : JSON.stringify(value)}`);
-  return [`\`${engine.backend}\``, ...extra].join(', ');
+  const e = engine as Record<string, unknown>;
+  const parts = [`\`${engine.backend}\``];
+  if (typeof e['package'] === 'string') parts.push(`${e['package']} ${String(e['version'] ?? '')}`.trim());
+  if (e['gpu'] === true) parts.push('GPU');
+  if (typeof e['threads'] === 'number') parts.push(`${e['threads']} thread${e['threads'] === 1 ? '' : 's'}`);
+  if (e['simd'] === true) parts.push('SIMD');
+  if (typeof e['requested'] === 'string') parts.push(`requested ${e['requested']}`);
+  const skipped = Array.isArray(e['skipped'])
+    ? (e['skipped'] as unknown[]).map((s) => String(s).split(/\. |\(/)[0])
+    : [];
+  if (skipped.length > 0) parts.push(`skipped: ${skipped.join('; ')}`);
+  return parts.join(', ');
 }
 
 function runsTable(result: ExperimentResult): string {
