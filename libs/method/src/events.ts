@@ -19,6 +19,13 @@ export type MethodEvent =
       readonly phase: PhaseName;
       readonly epochsTotal: number;
       readonly stepsTotal: number;
+      /** On the first phase after pretraining: which snapshot became the initialization. */
+      readonly pretraining?: {
+        readonly bestLoss: number;
+        readonly bestEpoch: number;
+        readonly selectedStep: number;
+        readonly steps: number;
+      };
     }
   | ({ readonly type: 'step'; readonly runId: string } & StepProgress)
   | {

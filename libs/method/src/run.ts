@@ -110,8 +110,18 @@ export async function executeRun(spec: RunSpec, options: ExecuteRunOptions): Pro
       }));
     }
     await options.onModel?.(model, 'initial');
+    // The first phase after pretraining carries its summary (the proto's PhaseChanged.pretraining).
+    let summary = pretraining && {
+      pretraining: {
+        bestLoss: pretraining.selectedLoss,
+        bestEpoch: Math.floor(pretraining.selectedStep / (pretraining.steps / pretraining.epochs)) + 1,
+        selectedStep: pretraining.selectedStep,
+        steps: pretraining.steps,
+      },
+    };
     if (spec.evaluation.initial) {
-      emit({ type: 'phase', runId, phase: 'evaluating', epochsTotal: 0, stepsTotal: 0 });
+      emit({ type: 'phase', runId, phase: 'evaluating', epochsTotal: 0, stepsTotal: 0, ...summary });
+      summary = undefined;
       const r = await evaluate(model, options.test, {
         batchSize: spec.evaluation.batchSize,
         pixelScale: spec.dataset.pixelScale,
@@ -119,7 +129,7 @@ export async function executeRun(spec: RunSpec, options: ExecuteRunOptions): Pro
       });
       initial = { testLoss: r.loss, testAccuracy: r.accuracy };
     }
-    emit({ type: 'phase', runId, phase: 'training', epochsTotal: spec.training.epochs, stepsTotal: 0 });
+    emit({ type: 'phase', runId, phase: 'training', epochsTotal: spec.training.epochs, stepsTotal: 0, ...summary });
     ({ trainLossPerStep } = await train({
       ...common,
       model,

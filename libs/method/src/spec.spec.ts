@@ -47,7 +47,7 @@ describe('resolveExperimentSpec', () => {
     expect(seed.deviations).toEqual([
       'training.optimizer.learningRate: 0.01 (preset: 0.00003)',
       'training.epochs: 3 (preset: 10)',
-      'datasets.fashion-mnist.pixelScale: unit (preset: raw255)',
+      'datasets[0].pixelScale: unit (preset: raw255)',
     ]);
   });
 

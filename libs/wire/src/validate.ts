@@ -1,0 +1,322 @@
+import path from 'node:path';
+import {
+  expandRuns,
+  MethodSpecError,
+  resolveExperimentSpec,
+  type ExperimentSpec as MethodSpec,
+  type OptimizerSpec as MethodOptimizer,
+  type ResolvedExperimentSpec,
+} from '@supwalsh/method';
+import { ExperimentSpec, type OptimizerSpec, type RunSpec } from '@supwalsh/proto';
+import { ENUMS, requireEnumValue, shortName } from './enums.js';
+import { SpecValidationError } from './errors.js';
+import {
+  DEFAULT_SERVICE_SETTINGS,
+  pretrainingToProto,
+  optimizerToProto,
+  runSpecToProto,
+  type ServiceSettings,
+} from './run-spec.js';
+import { snake } from './spec-text.js';
+
+/** One run of a validated experiment, in expansion order. */
+export interface PlannedRun {
+  readonly index: number;
+  /** `<dataset>/<model>/<arm>/seed-<seed>` (the method's run id). */
+  readonly label: string;
+  readonly datasetIndex: number;
+  readonly modelIndex: number;
+  readonly armIndex: number;
+  readonly seed: number;
+  /** Fully resolved, ready for `StartShard`. */
+  readonly run: RunSpec;
+}
+
+/** A spec that passed validation, in every form the service needs. */
+export interface ValidatedSpec {
+  /** As submitted. */
+  readonly spec: ExperimentSpec;
+  /** Every default applied (Experiment.resolved_spec). */
+  readonly resolved: ExperimentSpec;
+  /** The method's view, for `runExperiment` / `executeRun`. */
+  readonly method: ResolvedExperimentSpec;
+  readonly service: ServiceSettings;
+  /** Proto field paths that differ from the preset, sorted (Experiment.deviations). */
+  readonly deviations: readonly string[];
+  readonly runs: readonly PlannedRun[];
+}
+
+export interface ValidateSpecOptions {
+  /** Dataset roots must stay inside it. @default process.cwd() */
+  dataDir?: string;
+}
+
+/**
+ * Validates a proto `ExperimentSpec` completely — the method's fields through @supwalsh/method's
+ * `resolveExperimentSpec`, the service's (workers, checkpoints, limits, outputs, labels, priority) here, dataset
+ * roots confined to the data directory — and resolves it. Nothing is stored or run.
+ * @throws SpecValidationError naming the first bad field by its proto path (`training.optimizer.learning_rate`).
+ */
+export function validateSpec(spec: ExperimentSpec, options: ValidateSpecOptions = {}): ValidatedSpec {
+  let method: ResolvedExperimentSpec;
+  try {
+    method = resolveExperimentSpec(toMethodSpec(spec));
+  } catch (error: unknown) {
+    if (error instanceof MethodSpecError) {
+      const field = protoPath(error.field);
+      throw new SpecValidationError(field, error.message.replace(error.field, field), { cause: error });
+    }
+    throw error;
+  }
+  const dataDir = path.resolve(options.dataDir ?? process.cwd());
+  spec.datasets.forEach((d, i) => {
+    if (!d.root) return;
+    const field = `datasets[${i}].root`;
+    if (path.isAbsolute(d.root)) {
+      throw new SpecValidationError(
+        field,
+        `${field} must be relative to the data directory, got ${JSON.stringify(d.root)}`
+      );
+    }
+    const resolved = path.resolve(dataDir, d.root);
+    if (resolved !== dataDir && !resolved.startsWith(`${dataDir}${path.sep}`)) {
+      throw new SpecValidationError(
+        field,
+        `${field} must stay inside the data directory, got ${JSON.stringify(d.root)}`
+      );
+    }
+  });
+  const service = serviceSettings(spec);
+  const deviations = [...new Set(method.deviations.map((d) => protoPath(d.slice(0, d.indexOf(':')))))].sort();
+  const runs = expandRuns(method).map((run, index) => ({
+    index,
+    label: run.runId,
+    datasetIndex: method.datasets.indexOf(run.dataset),
+    modelIndex: method.models.indexOf(run.model),
+    armIndex: method.arms.indexOf(run.arm),
+    seed: run.seed,
+    run: runSpecToProto(run, service, method.backend),
+  }));
+  return { spec, resolved: resolvedToProto(method, service), method, service, deviations, runs };
+}
+
+/** `datasets[0].pixelScale` → `datasets[0].pixel_scale`. */
+function protoPath(methodPath: string): string {
+  return methodPath
+    .split('.')
+    .map((segment) => snake(segment))
+    .join('.');
+}
+
+const defined = <T extends object>(o: T): Partial<T> =>
+  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+
+function optimizer(o: OptimizerSpec | undefined): MethodOptimizer | undefined {
+  if (!o) return undefined;
+  return defined({
+    kind: shortName(ENUMS.optimizerKind, o.kind) as MethodOptimizer['kind'],
+    learningRate: o.learningRate,
+    weightDecay: o.weightDecay,
+    momentum: o.momentum,
+    nesterov: o.nesterov,
+    beta1: o.beta1,
+    beta2: o.beta2,
+    epsilon: o.epsilon,
+  });
+}
+
+/** The method's share of a proto spec, unset fields left out so the preset fills them. */
+export function toMethodSpec(spec: ExperimentSpec): MethodSpec {
+  const p = spec.pretraining;
+  const t = spec.training;
+  const ev = spec.evaluation;
+  const out = defined({
+    name: spec.name,
+    description: spec.description || undefined,
+    preset: shortName(ENUMS.preset, spec.preset) as MethodSpec['preset'],
+    datasets: spec.datasets.map((d) =>
+      defined({
+        kind: shortName(ENUMS.datasetKind, d.kind),
+        root: d.root || undefined,
+        trainSubset: d.trainSubset,
+        testSubset: d.testSubset,
+        pixelScale: shortName(ENUMS.pixelScale, d.pixelScale),
+        imageSize: d.imageSize,
+      })
+    ),
+    models: spec.models.map((m) => defined({ kind: shortName(ENUMS.modelKind, m.kind) })),
+    arms: spec.arms.map((a) =>
+      defined({
+        name: a.name || undefined,
+        initializer: shortName(ENUMS.initializer, a.initializer),
+        baseInitializer: shortName(ENUMS.initializer, a.baseInitializer),
+      })
+    ),
+    pretraining: p
+      ? defined({
+          epochs: p.epochs,
+          optimizer: optimizer(p.optimizer),
+          classGroupBatchSize: p.classGroupBatchSize,
+          groupsPerStep: p.groupsPerStep,
+          tsne: p.tsne
+            ? defined({
+                perplexity: p.tsne.perplexity,
+                iterations: p.tsne.iterations,
+                learningRate: p.tsne.learningRate,
+                earlyExaggeration: p.tsne.earlyExaggeration,
+                exaggerationIterations: p.tsne.exaggerationIterations,
+                method: shortName(ENUMS.tsneMethod, p.tsne.method),
+                theta: p.tsne.theta,
+              })
+            : undefined,
+          walshOrdering: shortName(ENUMS.walshOrdering, p.walshOrdering),
+          auxNet: p.auxNet
+            ? defined({
+                widths: p.auxNet.widths.length > 0 ? p.auxNet.widths : undefined,
+                activation: shortName(ENUMS.auxActivation, p.auxNet.activation),
+                normalization: shortName(ENUMS.auxNormalization, p.auxNet.normalization),
+              })
+            : undefined,
+          snapshotSelection: shortName(ENUMS.snapshotSelection, p.snapshotSelection),
+        })
+      : undefined,
+    training: t
+      ? defined({
+          epochs: t.epochs,
+          optimizer: optimizer(t.optimizer),
+          batchSize: t.batchSize,
+          dropLast: t.dropLast,
+          shuffle: t.shuffle,
+        })
+      : undefined,
+    evaluation: ev
+      ? defined({ epochs: ev.epochs.length > 0 ? ev.epochs : undefined, initial: ev.initial, batchSize: ev.batchSize })
+      : undefined,
+    seeds: spec.seeds.length > 0 ? spec.seeds : undefined,
+    backend: shortName(ENUMS.backend, spec.backend),
+    limits: spec.limits
+      ? defined({ stopOnNonFinite: spec.limits.stopOnNonFinite, maxStepsPerEpoch: spec.limits.maxStepsPerEpoch })
+      : undefined,
+    outputs: spec.outputs ? defined({ progressEverySteps: spec.outputs.progressEverySteps }) : undefined,
+  });
+  return out as unknown as MethodSpec;
+}
+
+const LABEL_KEY = /^[a-z0-9._-]{1,63}$/;
+
+function integer(field: string, value: number | undefined, min: number, max: number, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new SpecValidationError(field, `${field} must be an integer from ${min} to ${max}, got ${value}`);
+  }
+  return value;
+}
+
+function stringMap(field: string, map: Record<string, string>, maxEntries: number): Record<string, string> {
+  const entries = Object.entries(map);
+  if (entries.length > maxEntries)
+    throw new SpecValidationError(field, `${field} must have at most ${maxEntries} entries`);
+  for (const [key, value] of entries) {
+    if (!LABEL_KEY.test(key)) {
+      throw new SpecValidationError(
+        field,
+        `${field} keys must be 1–63 characters from [a-z0-9._-], got ${JSON.stringify(key)}`
+      );
+    }
+    if (value.length > 256) throw new SpecValidationError(field, `${field}.${key} must be at most 256 characters`);
+  }
+  return { ...map };
+}
+
+/** Validates and resolves the service's fields of a spec (ranges from spec.proto). */
+export function serviceSettings(spec: ExperimentSpec): ServiceSettings {
+  const d = DEFAULT_SERVICE_SETTINGS;
+  const w = spec.workers;
+  const minWorkers = integer('workers.min_workers', w?.minWorkers, 1, 1024, d.workers.minWorkers);
+  const maxWorkers = integer('workers.max_workers', w?.maxWorkers, 0, 1024, d.workers.maxWorkers);
+  if (maxWorkers !== 0 && maxWorkers < minWorkers) {
+    throw new SpecValidationError(
+      'workers.max_workers',
+      `workers.max_workers must be 0 or at least workers.min_workers (${minWorkers}), got ${maxWorkers}`
+    );
+  }
+  const o = spec.outputs;
+  return {
+    workers: {
+      minWorkers,
+      maxWorkers,
+      maxParallelRuns: integer('workers.max_parallel_runs', w?.maxParallelRuns, 0, 1024, 0),
+      selector: stringMap('workers.selector', w?.selector ?? {}, 16),
+    },
+    checkpoints: {
+      everySteps: integer(
+        'checkpoints.every_steps',
+        spec.checkpoints?.everySteps,
+        0,
+        10_000_000,
+        d.checkpoints.everySteps
+      ),
+      keepLast: integer('checkpoints.keep_last', spec.checkpoints?.keepLast, 1, 100, d.checkpoints.keepLast),
+    },
+    limits: {
+      experimentTimeoutSeconds: integer(
+        'limits.experiment_timeout_seconds',
+        spec.limits?.experimentTimeoutSeconds,
+        0,
+        31_536_000,
+        0
+      ),
+      runTimeoutSeconds: integer('limits.run_timeout_seconds', spec.limits?.runTimeoutSeconds, 0, 31_536_000, 0),
+      maxRunRestarts: integer('limits.max_run_restarts', spec.limits?.maxRunRestarts, 0, 100, d.limits.maxRunRestarts),
+    },
+    outputs: {
+      saveWeights: o?.saveWeights ?? d.outputs.saveWeights,
+      saveInitialWeights: o?.saveInitialWeights ?? d.outputs.saveInitialWeights,
+      report: o?.report ?? d.outputs.report,
+      plots: o?.plots ?? d.outputs.plots,
+    },
+    priority: integer('priority', spec.priority, -100, 100, 0),
+    labels: stringMap('labels', spec.labels, 32),
+  };
+}
+
+/** Experiment.resolved_spec: every field present, no *_UNSPECIFIED. */
+function resolvedToProto(m: ResolvedExperimentSpec, s: ServiceSettings): ExperimentSpec {
+  const fn = 'validateSpec';
+  return ExperimentSpec.fromPartial({
+    name: m.name,
+    description: m.description,
+    labels: { ...s.labels },
+    preset: requireEnumValue(fn, ENUMS.preset, m.preset),
+    datasets: m.datasets.map((d) => ({
+      kind: requireEnumValue(fn, ENUMS.datasetKind, d.kind),
+      root: d.root ?? '',
+      trainSubset: d.trainSubset,
+      testSubset: d.testSubset,
+      pixelScale: requireEnumValue(fn, ENUMS.pixelScale, d.pixelScale),
+      imageSize: d.imageSize,
+    })),
+    models: m.models.map((kind) => ({ kind: requireEnumValue(fn, ENUMS.modelKind, kind) })),
+    arms: m.arms.map((a) => ({
+      name: a.name,
+      initializer: requireEnumValue(fn, ENUMS.initializer, a.initializer),
+      baseInitializer: a.baseInitializer === undefined ? 0 : requireEnumValue(fn, ENUMS.initializer, a.baseInitializer),
+    })),
+    pretraining: pretrainingToProto(m.pretraining),
+    training: {
+      epochs: m.training.epochs,
+      optimizer: optimizerToProto(m.training.optimizer),
+      batchSize: m.training.batchSize,
+      dropLast: m.training.dropLast,
+      shuffle: m.training.shuffle,
+    },
+    evaluation: { epochs: [...m.evaluation.epochs], initial: m.evaluation.initial, batchSize: m.evaluation.batchSize },
+    seeds: [...m.seeds],
+    workers: { ...s.workers, selector: { ...s.workers.selector } },
+    backend: requireEnumValue(fn, ENUMS.backend, m.backend),
+    checkpoints: { ...s.checkpoints },
+    limits: { ...s.limits, stopOnNonFinite: m.limits.stopOnNonFinite, maxStepsPerEpoch: m.limits.maxStepsPerEpoch },
+    outputs: { ...s.outputs, progressEverySteps: m.outputs.progressEverySteps },
+    priority: s.priority,
+  });
+}

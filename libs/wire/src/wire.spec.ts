@@ -1,0 +1,214 @@
+import { expandRuns, resolveExperimentSpec, type MethodEvent } from '@supwalsh/method';
+import { DatasetKind, ExperimentEvent, ExperimentSpec, Initializer, ModelKind, Preset } from '@supwalsh/proto';
+import { describe, expect, it } from 'vitest';
+import { SpecValidationError } from './errors.js';
+import { experimentEventToMethodEvent, methodEventToReport, runResultFromJson } from './events.js';
+import { runSpecFromProto, runSpecToProto } from './run-spec.js';
+import { parseSpecText } from './spec-text.js';
+import { toMethodSpec, validateSpec } from './validate.js';
+
+const YAML = `
+name: paper
+preset: seed
+datasets:
+  - kind: fashion-mnist
+  - kind: DATASET_KIND_CIFAR10
+    root: cifar/bin
+models: [{ kind: base }, { kind: mit-b0 }]
+arms:
+  - initializer: pytorch-default
+  - { initializer: sup-walsh, name: with }
+pretraining: { groups_per_step: 4, tsne: { method: barnes-hut } }
+training: { epochs: 3, optimizer: { learningRate: 0.001 } }
+seeds: [1, 2]
+workers: { minWorkers: 2 }
+labels: { team: vision }
+`;
+
+function expectFieldError(run: () => unknown, field: string, message: RegExp): void {
+  let error: unknown;
+  try {
+    run();
+  } catch (e) {
+    error = e;
+  }
+  expect(error, field).toBeInstanceOf(SpecValidationError);
+  expect((error as SpecValidationError).field).toBe(field);
+  expect((error as Error).message).toMatch(message);
+  expect((error as Error).message.startsWith(field)).toBe(true);
+}
+
+describe('parseSpecText', () => {
+  it('reads YAML with short or full enum names and camelCase or snake_case fields', () => {
+    const spec = parseSpecText(YAML);
+    expect(spec.preset).toBe(Preset.PRESET_SEED);
+    expect(spec.datasets.map((d) => d.kind)).toEqual([
+      DatasetKind.DATASET_KIND_FASHION_MNIST,
+      DatasetKind.DATASET_KIND_CIFAR10,
+    ]);
+    expect(spec.models.map((m) => m.kind)).toEqual([ModelKind.MODEL_KIND_BASE, ModelKind.MODEL_KIND_MIT_B0]);
+    expect(spec.arms[1]).toMatchObject({ name: 'with', initializer: Initializer.INITIALIZER_SUP_WALSH });
+    expect(spec.pretraining?.groupsPerStep).toBe(4);
+    expect(spec.training?.optimizer?.learningRate).toBe(0.001);
+    expect(spec.workers?.minWorkers).toBe(2);
+    expect(spec.labels).toEqual({ team: 'vision' });
+    expect(parseSpecText(JSON.stringify(ExperimentSpec.toJSON(spec)))).toEqual(spec);
+  });
+
+  it('names the field of an unknown key, a wrong type or an unknown enum value', () => {
+    expectFieldError(
+      () => parseSpecText('name: x\ntraining: { epoch: 3 }'),
+      'training.epoch',
+      /is not a field of TrainingSpec; its fields: epochs/
+    );
+    expectFieldError(
+      () => parseSpecText('name: x\ntraining: { epochs: three }'),
+      'training.epochs',
+      /must be a number, got "three"/
+    );
+    expectFieldError(
+      () => parseSpecText('name: x\nmodels: [{ kind: resnet18 }]'),
+      'models[0].kind',
+      /must be one of base, alexnet, vgg19, resnet50/
+    );
+    expectFieldError(() => parseSpecText('name: [unclosed'), '(spec)', /is not valid YAML or JSON/);
+    expectFieldError(() => parseSpecText('- a list'), '(spec)', /must be a mapping \(ExperimentSpec\)/);
+  });
+});
+
+describe('validateSpec', () => {
+  const valid = () => parseSpecText(YAML);
+
+  it('resolves every field, plans the runs and lists deviations as proto field paths', () => {
+    const v = validateSpec(valid(), { dataDir: '/data' });
+    expect(v.runs.map((r) => r.label).slice(0, 3)).toEqual([
+      'fashion-mnist/base/without/seed-1',
+      'fashion-mnist/base/without/seed-2',
+      'fashion-mnist/base/with/seed-1',
+    ]);
+    expect(v.runs).toHaveLength(2 * 2 * 2 * 2);
+    expect(v.runs[2]).toMatchObject({ index: 2, datasetIndex: 0, modelIndex: 0, armIndex: 1, seed: 1 });
+    expect(v.deviations).toEqual([
+      'pretraining.groups_per_step',
+      'pretraining.tsne.method',
+      'training.epochs',
+      'training.optimizer.learning_rate',
+    ]);
+    expect(v.service.workers).toEqual({ minWorkers: 2, maxWorkers: 0, maxParallelRuns: 0, selector: {} });
+    // The resolved spec leaves nothing unset: it validates to itself.
+    const again = validateSpec(v.resolved, { dataDir: '/data' });
+    expect(ExperimentSpec.toJSON(again.resolved)).toEqual(ExperimentSpec.toJSON(v.resolved));
+    expect(v.resolved.pretraining?.tsne?.perplexity).toBe(5);
+    expect(v.resolved.datasets[0]?.pixelScale).not.toBe(0);
+  });
+
+  const bad: [string, string, RegExp][] = [
+    ['name: "has space"', 'name', /must be 1–100 characters/],
+    ['datasets: []', 'datasets', /must be a list of 1–8 entries/],
+    ['datasets: [{ kind: mnist, root: /etc }]', 'datasets[0].root', /must be relative to the data directory/],
+    ['datasets: [{ kind: mnist, root: ../../etc }]', 'datasets[0].root', /must stay inside the data directory/],
+    ['datasets: [{ kind: mnist, imageSize: 7 }]', 'datasets[0].image_size', /from 8 to 512/],
+    ['models: []', 'models', /1–16 entries/],
+    ['arms: [{ initializer: he }, { initializer: he }]', 'arms', /duplicates/],
+    ['training: { optimizer: { learningRate: 0 } }', 'training.optimizer.learning_rate', /\(0, 10\]/],
+    ['training: { batchSize: 0 }', 'training.batch_size', /from 1 to 65536/],
+    ['pretraining: { tsne: { perplexity: 12 } }', 'pretraining.tsne.perplexity', /\(0, 10\)/],
+    [
+      'pretraining: { optimizer: { kind: adam, momentum: 0.9 } }',
+      'pretraining.optimizer.momentum',
+      /must be unset for the adam/,
+    ],
+    ['pretraining: { auxNet: { widths: [4, 10] } }', 'pretraining.aux_net.widths', /power of two/],
+    ['evaluation: { epochs: [4] }', 'evaluation.epochs[0]', /from 1 to 3, got 4/],
+    ['workers: { minWorkers: 0 }', 'workers.min_workers', /from 1 to 1024/],
+    ['workers: { minWorkers: 4, maxWorkers: 2 }', 'workers.max_workers', /0 or at least workers.min_workers/],
+    ['checkpoints: { keepLast: 0 }', 'checkpoints.keep_last', /from 1 to 100/],
+    ['priority: 101', 'priority', /from -100 to 100/],
+    ['labels: { "Bad Key": x }', 'labels', /keys must be 1–63 characters/],
+  ];
+
+  it.each(bad)('rejects %s naming %s', (edit, field, message) => {
+    const base = parseSpecText(YAML);
+    const patch = parseSpecText(edit.startsWith('name:') ? edit : `name: paper\n${edit}`);
+    const spec = ExperimentSpec.fromPartial({ ...base, ...pick(patch, edit) });
+    expectFieldError(() => validateSpec(spec, { dataDir: '/data' }), field, message);
+  });
+
+  function pick(patch: ExperimentSpec, edit: string): Partial<ExperimentSpec> {
+    const key = edit.slice(0, edit.indexOf(':')) as keyof ExperimentSpec;
+    return { [key]: patch[key] } as Partial<ExperimentSpec>;
+  }
+});
+
+describe('run specs', () => {
+  it('survive the trip to the wire and back unchanged', () => {
+    const method = resolveExperimentSpec(toMethodSpec(parseSpecText(YAML)));
+    for (const run of expandRuns(method)) {
+      expect(runSpecFromProto(runSpecToProto(run), run.runId)).toEqual(run);
+    }
+  });
+});
+
+describe('events', () => {
+  const events: MethodEvent[] = [
+    {
+      type: 'step',
+      runId: 'r',
+      phase: 'training',
+      epoch: 1,
+      epochsTotal: 3,
+      stepInEpoch: 5,
+      stepsPerEpoch: 10,
+      step: 5,
+      stepsTotal: 30,
+      loss: 0.5,
+      epochLoss: 0.6,
+      imagesPerSecond: 100,
+      etaSeconds: 7,
+      learningRate: 0.01,
+      worldSize: 2,
+    },
+    {
+      type: 'epoch',
+      runId: 'r',
+      phase: 'training',
+      metrics: {
+        epoch: 2,
+        trainLoss: 0.4,
+        trainAccuracy: 0.8,
+        testLoss: 0.5,
+        testAccuracy: 0.75,
+        steps: 10,
+        seconds: 3,
+        evalSeconds: 0,
+      },
+    },
+    { type: 'log', level: 'warning', message: 'slow', code: 'SLOW', runId: 'r' },
+  ];
+
+  it.each(events.map((e) => [e.type, e] as const))(
+    'carry a %s event to the coordinator and back to a printer',
+    (_, event) => {
+      const payload = methodEventToReport(event);
+      expect(payload).toBeDefined();
+      const stored = ExperimentEvent.fromPartial({
+        experimentId: 'e',
+        sequence: 1,
+        runId: 'r',
+        payload: payload as ExperimentEvent['payload'],
+      });
+      expect(experimentEventToMethodEvent(stored)).toEqual(event);
+    }
+  );
+
+  it('send no report for run states and results', () => {
+    expect(methodEventToReport({ type: 'run-state', runId: 'r', state: 'running', message: '' })).toBeUndefined();
+  });
+
+  it('check a run record before the report uses it', () => {
+    expect(() => runResultFromJson('{"runId":"r"}')).toThrow(
+      /bad or missing model, arm, seed, status, epochs, trainLossPerStep/
+    );
+    expect(() => runResultFromJson('nope')).toThrow(/is not JSON/);
+  });
+});
