@@ -341,16 +341,14 @@ export function resolveExperimentSpec(spec: ExperimentSpec): ResolvedExperimentS
     progressEverySteps:
       v.integer('outputs.progressEverySteps', outputsIn.progressEverySteps, 1, 1_000_000) ?? DEFAULT_PROGRESS_EVERY,
   };
-  for (const d of datasets) {
+  datasets.forEach((d, i) => {
+    const at = `datasets[${i}]`;
     const presetScale = presetPixelScale(preset, d.kind);
-    if (d.pixelScale !== presetScale)
-      deviations.push(`datasets.${d.kind}.pixelScale: ${d.pixelScale} (preset: ${presetScale})`);
-    if (d.imageSize !== DEFAULT_IMAGE_SIZE)
-      deviations.push(`datasets.${d.kind}.imageSize: ${d.imageSize} (preset: 64)`);
-    if (d.trainSubset !== undefined)
-      deviations.push(`datasets.${d.kind}.trainSubset: ${d.trainSubset} (preset: unset)`);
-    if (d.testSubset !== undefined) deviations.push(`datasets.${d.kind}.testSubset: ${d.testSubset} (preset: unset)`);
-  }
+    if (d.pixelScale !== presetScale) deviations.push(`${at}.pixelScale: ${d.pixelScale} (preset: ${presetScale})`);
+    if (d.imageSize !== DEFAULT_IMAGE_SIZE) deviations.push(`${at}.imageSize: ${d.imageSize} (preset: 64)`);
+    if (d.trainSubset !== undefined) deviations.push(`${at}.trainSubset: ${d.trainSubset} (preset: unset)`);
+    if (d.testSubset !== undefined) deviations.push(`${at}.testSubset: ${d.testSubset} (preset: unset)`);
+  });
   return {
     name: spec.name,
     description,
