@@ -11,7 +11,7 @@ export { EventQueue } from './event-queue.js';
 export type { MethodEvent } from './events.js';
 export { runExperiment, type ExperimentRun, type RunExperimentOptions } from './experiment.js';
 export { createOptimizer, type Optimizer } from './optimizer.js';
-export { pretrain, type PretrainOptions, type PretrainOutcome } from './pretrain.js';
+export { pretrain, type PretrainOptions, type PretrainOutcome, type PretrainState } from './pretrain.js';
 export type { PhaseName, StepProgress } from './progress.js';
 export {
   LOCAL_REDUCER,
@@ -31,6 +31,7 @@ export type {
   RunStatus,
 } from './results.js';
 export { describeError, executeRun, type ExecuteRunOptions } from './run.js';
+export { decodeCheckpoint, encodeCheckpoint, type RunCheckpoint } from './run-state.js';
 export {
   DATASET_NAMES,
   defaultArmName,
@@ -67,4 +68,11 @@ export {
   type TsneSpec,
   type WalshOrderingName,
 } from './spec.js';
-export { evaluate, train, type EvaluateOptions, type TrainOptions, type TrainOutcome } from './train.js';
+export {
+  evaluate,
+  train,
+  type EvaluateOptions,
+  type TrainOptions,
+  type TrainOutcome,
+  type TrainState,
+} from './train.js';

@@ -22,7 +22,7 @@ export interface Optimizer {
 export function createOptimizer(spec: ResolvedOptimizer, variables: readonly tf.Variable[]): Optimizer {
   const slotsPerVariable = spec.kind === 'adam' ? 2 : spec.momentum > 0 ? 1 : 0;
   const slots = variables.flatMap((v) =>
-    Array.from({ length: slotsPerVariable }, () => tf.variable(tf.zerosLike(v), false))
+    Array.from({ length: slotsPerVariable }, () => tf.tidy(() => tf.variable(tf.zerosLike(v), false)))
   );
   let iterations = 0;
   // PyTorch's first momentum step copies the gradient into the buffer instead of decaying an empty one.

@@ -17,6 +17,7 @@ import { createOptimizer } from './optimizer.js';
 import { PhaseClock, secondsSince, type StepProgress } from './progress.js';
 import { LOCAL_REDUCER, ShardedStep, sumCrossEntropy, type GradientReducer } from './reducer.js';
 import type { EmbeddedGroup, PretrainingResult } from './results.js';
+import { assignAll, readAll } from './run-state.js';
 import type { ResolvedPretraining } from './spec.js';
 
 /** Pretraining's dropout masks come from steps far past any training step, so the two phases never share masks. */
@@ -43,6 +44,31 @@ export interface PretrainOptions {
   progressEvery?: number;
   /** Embeddings of the first groups kept for plots. @default 3 */
   keepEmbeddings?: number;
+  /** Called with the state every `checkpointEvery` steps and after each epoch's last step (give it on one rank). */
+  onCheckpoint?: (state: PretrainState) => Promise<void>;
+  /** Steps between checkpoints; 0: only at epoch ends. @default 0 */
+  checkpointEvery?: number;
+  /** Continue from a state `onCheckpoint` received (on any world size). */
+  resume?: PretrainState;
+}
+
+/** Everything pretraining needs to continue exactly where it stopped. */
+export interface PretrainState {
+  /** Steps done; the next step's index. */
+  readonly step: number;
+  readonly auxWeights: Float32Array[];
+  readonly classifierWeights: Float32Array[];
+  readonly optimizer: { readonly iterations: number; readonly slots: Float32Array[] };
+  /** The selected snapshot so far (classifier weights), absent before the first step. */
+  readonly snapshot?: Float32Array[];
+  readonly selectedStep: number;
+  readonly selectedLoss: number;
+  readonly lossPerStep: readonly number[];
+  readonly epochLossSum: number;
+  readonly incompleteGroups: number;
+  readonly tsneSeconds: number;
+  readonly seconds: number;
+  readonly embeddings: readonly EmbeddedGroup[];
 }
 
 /** Pretraining's outcome; the classifier already holds the selected weights. */
@@ -110,13 +136,25 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainOutcom
   const progressEvery = options.progressEvery ?? 10;
   const keep = options.keepEmbeddings ?? 3;
   const weights = classifier.weights.map((v) => v.read());
-  const lossPerStep: number[] = [];
-  const embeddings: EmbeddedGroup[] = [];
-  let snapshot: tf.Tensor[] | undefined;
-  let selectedStep = -1;
-  let selectedLoss = Number.POSITIVE_INFINITY;
-  let incompleteGroups = 0;
-  let tsneSeconds = 0;
+  const resume = options.resume;
+  const lossPerStep: number[] = [...(resume?.lossPerStep ?? [])];
+  const embeddings: EmbeddedGroup[] = [...(resume?.embeddings ?? [])];
+  let snapshot: tf.Tensor[] | undefined = resume?.snapshot?.map((w, i) => tf.tensor(w, weights[i]?.shape));
+  let selectedStep = resume?.selectedStep ?? -1;
+  let selectedLoss = resume?.selectedLoss ?? Number.POSITIVE_INFINITY;
+  let incompleteGroups = resume?.incompleteGroups ?? 0;
+  let tsneSeconds = resume?.tsneSeconds ?? 0;
+  const priorSeconds = resume?.seconds ?? 0;
+  if (resume) {
+    assignAll(
+      aux.model.weights.map((v) => v.read()),
+      resume.auxWeights
+    );
+    assignAll(weights, resume.classifierWeights);
+    optimizer.importState(resume.optimizer);
+  }
+  const firstStep = resume?.step ?? 0;
+  let epochLossSum = resume?.epochLossSum ?? 0;
 
   const embed = (group: ClassGroup): Float32Array => {
     const k = group.indices.length;
@@ -129,9 +167,12 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainOutcom
   };
 
   try {
-    for (let epoch = 0; epoch < spec.epochs; epoch++) {
-      let epochLossSum = 0;
-      for (let s = 0; s < stepsPerEpoch; s++) {
+    for (let epoch = Math.floor(firstStep / stepsPerEpoch); epoch < spec.epochs; epoch++) {
+      for (
+        let s = epoch === Math.floor(firstStep / stepsPerEpoch) ? firstStep % stepsPerEpoch : 0;
+        s < stepsPerEpoch;
+        s++
+      ) {
         options.signal?.throwIfAborted();
         const first = s * spec.groupsPerStep;
         const all = Array.from({ length: Math.min(spec.groupsPerStep, sampler.groupsPerEpoch - first) }, (_, i) =>
@@ -157,6 +198,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainOutcom
           });
         }
         const mineCount = mine.reduce((n, g) => n + g.indices.length, 0);
+        const offset = all.slice(0, range.start).reduce((n, g) => n + g.indices.length, 0);
         const forward =
           mineCount === 0
             ? null
@@ -169,7 +211,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainOutcom
                 const logits = classifier.apply(images, { training: true }) as tf.Tensor2D;
                 return sumCrossEntropy(logits, labels);
               };
-        setDropoutStep(classifier, PRETRAINING_DROPOUT_STEPS + lossPerStep.length);
+        setDropoutStep(classifier, PRETRAINING_DROPOUT_STEPS + lossPerStep.length, { offset, total: globalCount });
         const reduced = await step.run(forward, globalCount);
         if (!Number.isFinite(reduced.loss) && (options.stopOnNonFinite ?? true)) {
           reduced.grads.forEach((g) => g.dispose());
@@ -205,6 +247,26 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainOutcom
             worldSize: reducer.worldSize,
           });
         }
+        const epochEnd = s === stepsPerEpoch - 1;
+        if (epochEnd) epochLossSum = 0;
+        const every = options.checkpointEvery ?? 0;
+        if (options.onCheckpoint && (epochEnd || (every > 0 && done % every === 0))) {
+          await options.onCheckpoint({
+            step: done,
+            auxWeights: readAll(aux.model.weights.map((v) => v.read())),
+            classifierWeights: readAll(weights),
+            optimizer: optimizer.exportState(),
+            ...(snapshot ? { snapshot: readAll(snapshot) } : {}),
+            selectedStep,
+            selectedLoss,
+            lossPerStep: [...lossPerStep],
+            epochLossSum,
+            incompleteGroups,
+            tsneSeconds,
+            seconds: priorSeconds + secondsSince(started),
+            embeddings: [...embeddings],
+          });
+        }
       }
     }
     if (snapshot) {
@@ -224,7 +286,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainOutcom
       selectedStep,
       selectedLoss,
       incompleteGroups,
-      seconds: secondsSince(started),
+      seconds: priorSeconds + secondsSince(started),
       tsneSeconds,
       embeddings,
     },

@@ -8,6 +8,7 @@ import { pretrain } from './pretrain.js';
 import { secondsSince } from './progress.js';
 import type { GradientReducer } from './reducer.js';
 import type { PretrainingResult, RunResult } from './results.js';
+import { readAll, type RunCheckpoint } from './run-state.js';
 import type { RunSpec } from './spec.js';
 import { evaluate, train } from './train.js';
 
@@ -21,8 +22,15 @@ export interface ExecuteRunOptions {
   reducer?: GradientReducer;
   signal?: AbortSignal;
   onEvent?: (event: MethodEvent) => void;
-  /** Receives the final classifier before it is disposed (to save weights). */
+  /** Receives the classifier after its initialization (not on a resumed training phase) and at the end. */
   onModel?: (model: tfl.LayersModel, stage: 'initial' | 'final') => Promise<void> | void;
+  /**
+   * Checkpoints: `save` gets the run's state every `everySteps` steps (0: never mid-epoch), at every epoch end and
+   * when training starts. Give it on one rank only; every rank must be given the same `everySteps`.
+   */
+  checkpoint?: { readonly everySteps: number; save(checkpoint: RunCheckpoint): Promise<void> };
+  /** Continue from a checkpoint (taken on any world size). */
+  resumeFrom?: RunCheckpoint;
 }
 
 /**
@@ -100,16 +108,27 @@ export async function executeRun(spec: RunSpec, options: ExecuteRunOptions): Pro
       stopOnNonFinite: spec.limits.stopOnNonFinite,
       progressEvery: spec.outputs.progressEverySteps,
     };
-    if (spec.pretraining) {
-      emit({ type: 'phase', runId, phase: 'pretraining', epochsTotal: spec.pretraining.epochs, stepsTotal: 0 });
-      ({ result: pretraining } = await pretrain({
-        ...common,
-        classifier: model,
-        spec: spec.pretraining,
-        onProgress: (p) => emit({ type: 'step', runId, ...p }),
-      }));
+    const resume = options.resumeFrom;
+    const save = options.checkpoint?.save;
+    const every = options.checkpoint?.everySteps ?? 0;
+    if (resume?.phase === 'training') {
+      pretraining = resume.pretraining;
+      initial = resume.initial;
+    } else {
+      if (spec.pretraining) {
+        emit({ type: 'phase', runId, phase: 'pretraining', epochsTotal: spec.pretraining.epochs, stepsTotal: 0 });
+        ({ result: pretraining } = await pretrain({
+          ...common,
+          classifier: model,
+          spec: spec.pretraining,
+          onProgress: (p) => emit({ type: 'step', runId, ...p }),
+          checkpointEvery: every,
+          ...(save ? { onCheckpoint: (state) => save({ phase: 'pretraining', pretrain: state }) } : {}),
+          ...(resume?.phase === 'pretraining' ? { resume: resume.pretrain } : {}),
+        }));
+      }
+      await options.onModel?.(model, 'initial');
     }
-    await options.onModel?.(model, 'initial');
     // The first phase after pretraining carries its summary (the proto's PhaseChanged.pretraining).
     let summary = pretraining && {
       pretraining: {
@@ -119,7 +138,7 @@ export async function executeRun(spec: RunSpec, options: ExecuteRunOptions): Pro
         steps: pretraining.steps,
       },
     };
-    if (spec.evaluation.initial) {
+    if (spec.evaluation.initial && resume?.phase !== 'training') {
       emit({ type: 'phase', runId, phase: 'evaluating', epochsTotal: 0, stepsTotal: 0, ...summary });
       summary = undefined;
       const r = await evaluate(model, options.test, {
@@ -129,10 +148,40 @@ export async function executeRun(spec: RunSpec, options: ExecuteRunOptions): Pro
       });
       initial = { testLoss: r.loss, testAccuracy: r.accuracy };
     }
+    if (save && resume?.phase !== 'training') {
+      // Training starts: the initialization (for Sup-Walsh, the selected snapshot) is worth keeping.
+      await save({
+        phase: 'training',
+        ...(pretraining ? { pretraining } : {}),
+        ...(initial ? { initial } : {}),
+        train: {
+          step: 0,
+          weights: readAll(model.weights.map((v) => v.read())),
+          optimizer: { iterations: 0, slots: [] },
+          epochs: [],
+          trainLossPerStep: [],
+          partial: { lossSum: 0, correct: 0, samples: 0, seconds: 0 },
+        },
+      });
+    }
     emit({ type: 'phase', runId, phase: 'training', epochsTotal: spec.training.epochs, stepsTotal: 0, ...summary });
+    if (resume?.phase === 'training') epochs.push(...resume.train.epochs);
     ({ trainLossPerStep } = await train({
       ...common,
       model,
+      checkpointEvery: every,
+      ...(save
+        ? {
+            onCheckpoint: (state) =>
+              save({
+                phase: 'training',
+                ...(pretraining ? { pretraining } : {}),
+                ...(initial ? { initial } : {}),
+                train: state,
+              }),
+          }
+        : {}),
+      ...(resume?.phase === 'training' ? { resume: resume.train } : {}),
       test: options.test,
       spec: spec.training,
       evaluation: spec.evaluation,

@@ -12,9 +12,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { NonFiniteLossError } from './errors.js';
 import { createOptimizer } from './optimizer.js';
+
 import { PhaseClock, secondsSince, type StepProgress } from './progress.js';
 import { LOCAL_REDUCER, ShardedStep, sumCrossEntropy, type GradientReducer } from './reducer.js';
 import type { EpochMetrics } from './results.js';
+import { assignAll, readAll } from './run-state.js';
 import type { ResolvedEvaluation, ResolvedTraining } from './spec.js';
 
 export interface TrainOptions {
@@ -38,6 +40,31 @@ export interface TrainOptions {
   progressEvery?: number;
   /** After every epoch (and its evaluation). */
   onEpoch?: (metrics: EpochMetrics) => void;
+  /** Called with the state every `checkpointEvery` steps and after each epoch (give it on one rank). */
+  onCheckpoint?: (state: TrainState) => Promise<void>;
+  /** Steps between checkpoints; 0: only at epoch ends. @default 0 */
+  checkpointEvery?: number;
+  /** Continue from a state `onCheckpoint` received (on any world size). */
+  resume?: TrainState;
+}
+
+/** Everything training needs to continue exactly where it stopped. */
+export interface TrainState {
+  /** Steps done; the next step's index. */
+  readonly step: number;
+  /** Every weight of the model (BatchNorm statistics included), in `model.weights` order. */
+  readonly weights: Float32Array[];
+  readonly optimizer: { readonly iterations: number; readonly slots: Float32Array[] };
+  /** Epochs finished, with their metrics. */
+  readonly epochs: readonly EpochMetrics[];
+  readonly trainLossPerStep: readonly number[];
+  /** The current epoch so far. */
+  readonly partial: {
+    readonly lossSum: number;
+    readonly correct: number;
+    readonly samples: number;
+    readonly seconds: number;
+  };
 }
 
 export interface TrainOutcome {
@@ -68,21 +95,30 @@ export async function train(options: TrainOptions): Promise<TrainOutcome> {
   const clock = new PhaseClock(stepsPerEpoch * spec.epochs);
   const progressEvery = options.progressEvery ?? 10;
   const [, h, w, c] = model.inputs[0]?.shape as [null, number, number, number];
-  const epochs: EpochMetrics[] = [];
-  const trainLossPerStep: number[] = [];
+  const resume = options.resume;
+  const epochs: EpochMetrics[] = [...(resume?.epochs ?? [])];
+  const trainLossPerStep: number[] = [...(resume?.trainLossPerStep ?? [])];
+  const allWeights = model.weights.map((v) => v.read());
+  if (resume) {
+    assignAll(allWeights, resume.weights);
+    if (resume.optimizer.iterations > 0) optimizer.importState(resume.optimizer);
+  }
+  const firstStep = resume?.step ?? 0;
+  const firstEpoch = Math.floor(firstStep / stepsPerEpoch);
   try {
-    for (let epoch = 0; epoch < spec.epochs; epoch++) {
-      const started = performance.now();
-      let lossSum = 0;
-      let correct = 0;
-      let samples = 0;
-      for (let s = 0; s < stepsPerEpoch; s++) {
+    for (let epoch = firstEpoch; epoch < spec.epochs; epoch++) {
+      const partial = epoch === firstEpoch && firstStep % stepsPerEpoch !== 0 ? resume?.partial : undefined;
+      const started = performance.now() - (partial?.seconds ?? 0) * 1000;
+      let lossSum = partial?.lossSum ?? 0;
+      let correct = partial?.correct ?? 0;
+      let samples = partial?.samples ?? 0;
+      for (let s = epoch === firstEpoch ? firstStep % stepsPerEpoch : 0; s < stepsPerEpoch; s++) {
         options.signal?.throwIfAborted();
         const batch = sampler.batch(epoch, s);
         const range = shardRange(batch.length, reducer.rank, reducer.worldSize);
         const mine = batch.subarray(range.start, range.end);
         const done = epoch * stepsPerEpoch + s + 1;
-        setDropoutStep(model, done - 1);
+        setDropoutStep(model, done - 1, { offset: range.start, total: batch.length });
         const forward =
           mine.length === 0
             ? null
@@ -119,6 +155,17 @@ export async function train(options: TrainOptions): Promise<TrainOutcome> {
             worldSize: reducer.worldSize,
           });
         }
+        const every = options.checkpointEvery ?? 0;
+        if (options.onCheckpoint && s < stepsPerEpoch - 1 && every > 0 && done % every === 0) {
+          await options.onCheckpoint({
+            step: done,
+            weights: readAll(allWeights),
+            optimizer: optimizer.exportState(),
+            epochs: [...epochs],
+            trainLossPerStep: [...trainLossPerStep],
+            partial: { lossSum, correct, samples, seconds: secondsSince(started) },
+          });
+        }
       }
       const seconds = secondsSince(started);
       const evaluated = options.test !== undefined && options.evaluation.epochs.includes(epoch + 1);
@@ -141,6 +188,16 @@ export async function train(options: TrainOptions): Promise<TrainOutcome> {
       };
       epochs.push(metrics);
       options.onEpoch?.(metrics);
+      if (options.onCheckpoint) {
+        await options.onCheckpoint({
+          step: (epoch + 1) * stepsPerEpoch,
+          weights: readAll(allWeights),
+          optimizer: optimizer.exportState(),
+          epochs: [...epochs],
+          trainLossPerStep: [...trainLossPerStep],
+          partial: { lossSum: 0, correct: 0, samples: 0, seconds: 0 },
+        });
+      }
     }
   } finally {
     optimizer.dispose();

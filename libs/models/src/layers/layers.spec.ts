@@ -186,4 +186,24 @@ describe('SeededDropout', () => {
     expect(Math.abs(kept - 0.75)).toBeLessThan(4 * Math.sqrt((0.75 * 0.25) / 4000));
     expect(roundTrip(layer).seed).toBe(7);
   });
+
+  it('gives each row of a global batch the same mask whichever slice of the batch a rank holds', () => {
+    const layer = new SeededDropout({ rate: 0.5, seed: 3 });
+    const x = tf.ones([10, 64]);
+    const whole = Array.from((layer.apply(x, { training: true }) as tf.Tensor).dataSync());
+    for (const [offset, rows] of [
+      [0, 4],
+      [4, 3],
+      [7, 3],
+    ] as const) {
+      layer.step = 0;
+      layer.batchWindow = { offset, total: 10 };
+      const part = layer.apply(tf.ones([rows, 64]), { training: true }) as tf.Tensor;
+      expect(Array.from(part.dataSync())).toEqual(whole.slice(offset * 64, (offset + rows) * 64));
+    }
+    layer.batchWindow = { offset: 8, total: 10 };
+    expect(() => layer.apply(tf.ones([3, 64]), { training: true })).toThrow(
+      /batchWindow 8\+3 rows exceeds its total 10/
+    );
+  });
 });

@@ -21,6 +21,12 @@ export class SeededDropout extends tfl.layers.Layer {
   readonly seed: number;
   /** Training calls so far (or the value a loop set); the next mask uses this step. */
   step = 0;
+  /**
+   * Where this call's rows sit in the step's global batch, when a rank trains on a slice of it: the mask is drawn
+   * for all `total` rows and rows `offset …` are used, so every sample gets the same mask whatever the world size.
+   * Unset: the rows are the whole batch.
+   */
+  batchWindow: { readonly offset: number; readonly total: number } | undefined = undefined;
 
   constructor(args: SeededDropoutArgs) {
     super(args);
@@ -39,7 +45,16 @@ export class SeededDropout extends tfl.layers.Layer {
       if (kwargs['training'] !== true || this.rate === 0) return x.clone();
       const stepSeed = `${this.seed}:${this.step}`;
       this.step += 1;
-      const keep = tf.cast(tf.greaterEqual(tf.randomUniform(x.shape, 0, 1, 'float32', stepSeed), this.rate), x.dtype);
+      const window = this.batchWindow;
+      const rows = x.shape[0] ?? 0;
+      let uniform = tf.randomUniform(window ? [window.total, ...x.shape.slice(1)] : x.shape, 0, 1, 'float32', stepSeed);
+      if (window) {
+        if (window.offset + rows > window.total) {
+          throw new Error(`SeededDropout: batchWindow ${window.offset}+${rows} rows exceeds its total ${window.total}`);
+        }
+        uniform = tf.slice(uniform, [window.offset], [rows]);
+      }
+      const keep = tf.cast(tf.greaterEqual(uniform, this.rate), x.dtype);
       return tf.mul(x, tf.mul(keep, 1 / (1 - this.rate)));
     });
   }
