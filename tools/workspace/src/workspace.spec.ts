@@ -12,9 +12,10 @@ const LAYER_RANK: Record<string, number> = {
   'layer:engine': 1,
   'layer:compute': 2,
   'layer:method': 3,
-  'layer:report': 4,
+  'layer:bridge': 4,
   'layer:service': 5,
-  'layer:tool': 6,
+  'layer:control': 6,
+  'layer:tool': 7,
 };
 
 /** Compute libraries never reach the network or the OpenTelemetry SDK (STYLE.md). */
