@@ -48,6 +48,9 @@ export class ShardedStep {
   ) {}
 
   async run(forward: (() => ShardForward) | null, globalCount: number): Promise<ReducedStep> {
+    // One turn of the event loop per step: on one rank nothing else awaits I/O, and a worker must keep answering
+    // heartbeats and aborts while it trains.
+    await new Promise(setImmediate);
     let correct: tf.Scalar | undefined;
     const local = forward
       ? tf.variableGrads(() => {

@@ -26,7 +26,7 @@ export interface ExecuteRunOptions {
   onModel?: (model: tfl.LayersModel, stage: 'initial' | 'final') => Promise<void> | void;
   /**
    * Checkpoints: `save` gets the run's state every `everySteps` steps (0: never mid-epoch), at every epoch end and
-   * when training starts. Give it on one rank only; every rank must be given the same `everySteps`.
+   * when training starts. Give it on one rank (rank 0): taking a checkpoint involves no other rank.
    */
   checkpoint?: { readonly everySteps: number; save(checkpoint: RunCheckpoint): Promise<void> };
   /** Continue from a checkpoint (taken on any world size). */

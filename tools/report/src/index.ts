@@ -17,6 +17,7 @@ export {
   type PlotOptions,
   type PlotSpec,
 } from './plots.js';
+export { createProgressPrinter, duration, type ProgressStream } from './progress-printer.js';
 export { renderSvg, svgToPng, type PngOptions } from './render.js';
 export {
   logGamma,

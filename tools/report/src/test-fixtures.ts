@@ -117,7 +117,7 @@ export function experimentFixture(
     preset: 'seed',
     startedAt: '2025-01-01T00:00:00.000Z',
     finishedAt: '2025-01-01T00:10:00.000Z',
-    engine: { backend: 'wasm', tfjs: '4.22.0' },
+    engine: { backend: 'wasm', package: '@tensorflow/tfjs-backend-wasm', version: '4.22.0', threads: 1 },
     spec: { name: 'fixture' },
     deviations: [],
     runs: runs.map(runFixture),

@@ -110,7 +110,7 @@ describe('writeReport', () => {
     ]) {
       expect(md).toContain(`\n${heading}\n`);
     }
-    expect(md).toContain('- Engine: `wasm`, tfjs 4.22.0');
+    expect(md).toContain('- Engine: `wasm`, @tensorflow/tfjs-backend-wasm 4.22.0, 1 thread');
     expect(md).toContain('- `training.epochs: 3 (preset: 10)`');
     expect(md).toContain('| mnist | base | 79.00 | 84.50 | +5.50 | 94.00 | 96.50 | +2.50 |');
     expect(md).toContain('| mnist | base | he | train acc. epoch 1 | 1 | −10.00 | – | n/a (needs ≥ 2 seeds) | – | – |');

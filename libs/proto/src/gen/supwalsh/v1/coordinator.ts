@@ -344,8 +344,9 @@ export interface UploadArtifactHeader {
   /** Rank of the uploading shard. */
   rank: number;
   /**
-   * ARTIFACT_KIND_CHECKPOINT, ARTIFACT_KIND_WEIGHTS or ARTIFACT_KIND_INITIAL_WEIGHTS (others are the
-   * coordinator's own).
+   * ARTIFACT_KIND_CHECKPOINT, ARTIFACT_KIND_WEIGHTS, ARTIFACT_KIND_INITIAL_WEIGHTS, or
+   * ARTIFACT_KIND_RESULTS_JSON named "run-result.json" (the run's record); the other kinds are the
+   * coordinator's own.
    */
   kind: ArtifactKind;
   /** File name, 1–255 characters from [A-Za-z0-9._-]. */

@@ -2189,8 +2189,9 @@ export const WorkerService = {
    * background). Idempotent: repeating a request for the same (run_id, generation, rank) returns the
    * running shard's status. A newer generation of a run replaces (aborts) this worker's older shard of it.
    * Errors: INVALID_ARGUMENT (the message names the field: rank ≥ world_size, peers not matching
-   * world_size, unresolved run spec, …); RESOURCE_EXHAUSTED (no free capacity); FAILED_PRECONDITION
-   * (draining, the run's backend is not available here, or a newer generation of the run already runs).
+   * world_size, unresolved run spec, …); FAILED_PRECONDITION (busy with another shard: no free capacity,
+   * the run's backend is not available here, or a newer generation of the run already runs);
+   * UNAVAILABLE (draining).
    */
   startShard: {
     path: "/supwalsh.v1.Worker/StartShard" as const,
@@ -2234,8 +2235,9 @@ export interface WorkerServer extends UntypedServiceImplementation {
    * background). Idempotent: repeating a request for the same (run_id, generation, rank) returns the
    * running shard's status. A newer generation of a run replaces (aborts) this worker's older shard of it.
    * Errors: INVALID_ARGUMENT (the message names the field: rank ≥ world_size, peers not matching
-   * world_size, unresolved run spec, …); RESOURCE_EXHAUSTED (no free capacity); FAILED_PRECONDITION
-   * (draining, the run's backend is not available here, or a newer generation of the run already runs).
+   * world_size, unresolved run spec, …); FAILED_PRECONDITION (busy with another shard: no free capacity,
+   * the run's backend is not available here, or a newer generation of the run already runs);
+   * UNAVAILABLE (draining).
    */
   startShard: handleUnaryCall<StartShardRequest, StartShardResponse>;
   /**
@@ -2253,8 +2255,9 @@ export interface WorkerClient extends Client {
    * background). Idempotent: repeating a request for the same (run_id, generation, rank) returns the
    * running shard's status. A newer generation of a run replaces (aborts) this worker's older shard of it.
    * Errors: INVALID_ARGUMENT (the message names the field: rank ≥ world_size, peers not matching
-   * world_size, unresolved run spec, …); RESOURCE_EXHAUSTED (no free capacity); FAILED_PRECONDITION
-   * (draining, the run's backend is not available here, or a newer generation of the run already runs).
+   * world_size, unresolved run spec, …); FAILED_PRECONDITION (busy with another shard: no free capacity,
+   * the run's backend is not available here, or a newer generation of the run already runs);
+   * UNAVAILABLE (draining).
    */
   startShard(
     request: StartShardRequest,

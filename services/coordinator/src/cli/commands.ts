@@ -1,0 +1,299 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { ExperimentResult } from '@supwalsh/method';
+import {
+  ArtifactKind,
+  ExperimentState,
+  experimentStateToJSON,
+  RunState,
+  type Experiment,
+  type ExperimentEvent,
+} from '@supwalsh/proto';
+import { createProgressPrinter, formatResultsTable, summarizeRuns, type ProgressStream } from '@supwalsh/report';
+import { COORDINATOR_ADDRESS_ENV, createSupWalshClient, isTerminalState, type SupWalshClient } from '@supwalsh/sdk';
+import { experimentEventToMethodEvent, parseSpecText, runResultFromJson } from '@supwalsh/wire';
+import { startLocalCluster, type LocalCluster } from './local-cluster.js';
+
+export interface CliIo {
+  readonly stdout: ProgressStream;
+  readonly stderr: ProgressStream;
+  readonly env: NodeJS.ProcessEnv;
+  /** Aborted by Ctrl-C. */
+  readonly signal?: AbortSignal;
+}
+
+export const SUBMIT_USAGE = `usage: nx run coordinator:submit -- --spec <file> [options]
+
+  --spec <file>          experiment spec, YAML or JSON (examples/*.yaml)                      required
+  --coordinator <h:p>    submit to this coordinator (or $${COORDINATOR_ADDRESS_ENV}); without one, an embedded
+                         coordinator and --local worker processes run on loopback and stop afterwards
+  --local <n>            worker processes of the embedded cluster                              default 2
+  --data-dir <dir>       the embedded cluster's store, artifacts and datasets       default .supwalsh/local
+  --out <dir>            where the report is downloaded                         default reports/<spec name>
+  --detach               submit, print the experiment id and return (needs --coordinator)
+  --token <token>        bearer token (or $SUPWALSH_TOKEN)
+`;
+
+function stateName(state: ExperimentState): string {
+  return experimentStateToJSON(state).replace('EXPERIMENT_STATE_', '').toLowerCase();
+}
+
+/** Event lines for a person: step bars, epoch lines and run ends, by run label. */
+function createEventPrinter(io: CliIo, labels: ReadonlyMap<string, string>): (event: ExperimentEvent) => void {
+  const print = createProgressPrinter(io.stdout);
+  return (event) => {
+    const label = labels.get(event.runId) ?? event.runId;
+    const p = event.payload;
+    if (p?.$case === 'runStateChanged') {
+      const state = p.value.state;
+      if (state === RunState.RUN_STATE_RUNNING) {
+        print({
+          type: 'run-state',
+          runId: `${label} (${p.value.worldSize} worker${p.value.worldSize === 1 ? '' : 's'})`,
+          state: 'running',
+          message: '',
+        });
+      } else if (
+        state === RunState.RUN_STATE_SUCCEEDED ||
+        state === RunState.RUN_STATE_FAILED ||
+        state === RunState.RUN_STATE_CANCELLED
+      ) {
+        const name =
+          state === RunState.RUN_STATE_SUCCEEDED
+            ? 'succeeded'
+            : state === RunState.RUN_STATE_FAILED
+              ? 'failed'
+              : 'cancelled';
+        print({
+          type: 'log',
+          level: state === RunState.RUN_STATE_SUCCEEDED ? 'info' : 'warning',
+          code: '',
+          message: `■ ${label}: ${name}${p.value.message ? ` (${p.value.message})` : ''}`,
+        });
+      }
+      return;
+    }
+    if (p?.$case === 'experimentStateChanged') {
+      print({
+        type: 'log',
+        level: 'info',
+        code: '',
+        message: `experiment ${stateName(p.value.state)}${p.value.message ? `: ${p.value.message}` : ''}`,
+      });
+      return;
+    }
+    const method = experimentEventToMethodEvent(event, label);
+    if (method) print(method);
+  };
+}
+
+/** Downloads every experiment-level artifact (report, plots, results) into `outDir`; returns report.md's path. */
+async function downloadReport(
+  client: SupWalshClient,
+  experiment: Experiment,
+  outDir: string
+): Promise<string | undefined> {
+  await fs.mkdir(outDir, { recursive: true });
+  let report: string | undefined;
+  for (const artifact of experiment.artifacts) {
+    const file = path.join(outDir, path.basename(artifact.name));
+    await client.downloadArtifactToFile(artifact.id, file);
+    if (artifact.kind === ArtifactKind.ARTIFACT_KIND_REPORT) report = file;
+  }
+  return report;
+}
+
+async function printResults(io: CliIo, outDir: string): Promise<void> {
+  try {
+    const result = JSON.parse(await fs.readFile(path.join(outDir, 'results.json'), 'utf8')) as ExperimentResult;
+    result.runs.forEach((r) => runResultFromJson(JSON.stringify(r)));
+    io.stdout.write(`\n${formatResultsTable(summarizeRuns(result))}\n`);
+  } catch {
+    io.stderr.write(`no results table: ${path.join(outDir, 'results.json')} is missing or unreadable\n`);
+  }
+}
+
+/** `submit`: exit code 0 when the experiment succeeded, 1 when it failed or was cancelled, 2 for bad usage. */
+export async function submitCommand(argv: readonly string[], io: CliIo): Promise<number> {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      spec: { type: 'string' },
+      coordinator: { type: 'string' },
+      local: { type: 'string', default: '2' },
+      'data-dir': { type: 'string', default: '.supwalsh/local' },
+      out: { type: 'string' },
+      detach: { type: 'boolean', default: false },
+      token: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    io.stdout.write(SUBMIT_USAGE);
+    return 0;
+  }
+  if (!values.spec) {
+    io.stderr.write(`--spec is required\n\n${SUBMIT_USAGE}`);
+    return 2;
+  }
+  const workers = Number(values.local);
+  if (!Number.isInteger(workers) || workers < 1 || workers > 64) {
+    io.stderr.write(`--local must be an integer from 1 to 64, got ${values.local}\n`);
+    return 2;
+  }
+  const spec = parseSpecText(await fs.readFile(values.spec, 'utf8'), values.spec);
+  let address = values.coordinator ?? io.env[COORDINATOR_ADDRESS_ENV];
+  if (values.detach && !address) {
+    io.stderr.write('--detach needs a coordinator (--coordinator or $SUPWALSH_COORDINATOR)\n');
+    return 2;
+  }
+  let cluster: LocalCluster | undefined;
+  if (!address) {
+    const dataDir = path.resolve(values['data-dir']);
+    io.stdout.write(
+      `starting a local cluster: coordinator + ${workers} worker process${workers === 1 ? '' : 'es'} (data in ${dataDir})\n`
+    );
+    cluster = await startLocalCluster({ workers, dataDir, cacheDir: path.join(dataDir, 'cache') });
+    address = cluster.address;
+  }
+  const token = values.token ?? io.env['SUPWALSH_TOKEN'];
+  const client = createSupWalshClient({ address, ...(token ? { token } : {}) });
+  try {
+    const submitted = await client.submit(spec);
+    io.stdout.write(`submitted ${submitted.id} (${submitted.runs.length} runs) to ${address}\n`);
+    if (values.detach) return 0;
+    const labels = new Map(submitted.runs.map((r) => [r.id, r.label]));
+    const print = createEventPrinter(io, labels);
+    const onAbort = () => void client.cancel(submitted.id, 'cancelled from the command line (Ctrl-C)').catch(() => {});
+    io.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const done = await client.waitForCompletion(submitted.id, { onEvent: print });
+      const outDir = path.resolve(values.out ?? path.join('reports', spec.name));
+      const report = await downloadReport(client, done, outDir);
+      await printResults(io, outDir);
+      io.stdout.write(
+        `\nexperiment ${done.id}: ${stateName(done.state)}${done.statusMessage ? ` (${done.statusMessage})` : ''}\n`
+      );
+      if (report) io.stdout.write(`report: ${report}\n`);
+      return done.state === ExperimentState.EXPERIMENT_STATE_SUCCEEDED ? 0 : 1;
+    } finally {
+      io.signal?.removeEventListener('abort', onAbort);
+    }
+  } finally {
+    client.close();
+    await cluster?.shutdown();
+  }
+}
+
+function connect(values: { coordinator?: string | undefined; token?: string | undefined }, io: CliIo): SupWalshClient {
+  const address = values.coordinator ?? io.env[COORDINATOR_ADDRESS_ENV];
+  const token = values.token ?? io.env['SUPWALSH_TOKEN'];
+  return createSupWalshClient({ ...(address ? { address } : {}), ...(token ? { token } : {}) });
+}
+
+const CONNECT_OPTIONS = { coordinator: { type: 'string' }, token: { type: 'string' } } as const;
+
+/** `watch <experiment id> [--after N]`: streams the experiment's events until it ends. */
+export async function watchCommand(argv: readonly string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    options: { ...CONNECT_OPTIONS, after: { type: 'string', default: '0' } },
+    allowPositionals: true,
+  });
+  const id = positionals[0];
+  if (!id) {
+    io.stderr.write('usage: watch <experiment id> [--after <sequence>] [--coordinator h:p]\n');
+    return 2;
+  }
+  const client = connect(values, io);
+  try {
+    const experiment = await client.get(id);
+    const print = createEventPrinter(io, new Map(experiment.runs.map((r) => [r.id, r.label])));
+    for await (const event of client.watch(id, {
+      afterSequence: Number(values.after),
+      ...(io.signal ? { signal: io.signal } : {}),
+    }))
+      print(event);
+    const done = await client.get(id);
+    return isTerminalState(done.state) && done.state !== ExperimentState.EXPERIMENT_STATE_SUCCEEDED ? 1 : 0;
+  } finally {
+    client.close();
+  }
+}
+
+/** `list`: one line per experiment, newest first as the coordinator orders them. */
+export async function listCommand(argv: readonly string[], io: CliIo): Promise<number> {
+  const { values } = parseArgs({ args: [...argv], options: { ...CONNECT_OPTIONS } });
+  const client = connect(values, io);
+  try {
+    for await (const e of client.listAll()) {
+      const c = e.runCounts;
+      io.stdout.write(
+        `${e.id}  ${stateName(e.state).padEnd(9)}  ${e.spec?.name ?? ''}  runs ${c?.succeeded ?? 0}/${c?.total ?? 0} succeeded${c?.failed ? `, ${c.failed} failed` : ''}  ${e.createTime?.toISOString() ?? ''}\n`
+      );
+    }
+    return 0;
+  } finally {
+    client.close();
+  }
+}
+
+/** `cancel <experiment id> [--reason text]`. */
+export async function cancelCommand(argv: readonly string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    options: { ...CONNECT_OPTIONS, reason: { type: 'string', default: '' } },
+    allowPositionals: true,
+  });
+  const id = positionals[0];
+  if (!id) {
+    io.stderr.write('usage: cancel <experiment id> [--reason <text>] [--coordinator h:p]\n');
+    return 2;
+  }
+  const client = connect(values, io);
+  try {
+    const e = await client.cancel(id, values.reason);
+    io.stdout.write(`${e.id}: ${stateName(e.state)}\n`);
+    return 0;
+  } finally {
+    client.close();
+  }
+}
+
+/** `download <experiment id> [--out dir] [--runs]`: the report, plots and results (and with --runs, every run's weights). */
+export async function downloadCommand(argv: readonly string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    options: { ...CONNECT_OPTIONS, out: { type: 'string' }, runs: { type: 'boolean', default: false } },
+    allowPositionals: true,
+  });
+  const id = positionals[0];
+  if (!id) {
+    io.stderr.write('usage: download <experiment id> [--out <dir>] [--runs] [--coordinator h:p]\n');
+    return 2;
+  }
+  const client = connect(values, io);
+  try {
+    const e = await client.get(id);
+    const outDir = path.resolve(values.out ?? path.join('reports', e.spec?.name ?? id));
+    const report = await downloadReport(client, e, outDir);
+    let files = e.artifacts.length;
+    if (values.runs) {
+      for (const run of e.runs) {
+        for (const artifact of run.artifacts) {
+          if (artifact.kind === ArtifactKind.ARTIFACT_KIND_CHECKPOINT) continue;
+          const dir = path.join(outDir, 'runs', run.label.replace(/\//g, '_'));
+          await fs.mkdir(dir, { recursive: true });
+          await client.downloadArtifactToFile(artifact.id, path.join(dir, path.basename(artifact.name)));
+          files += 1;
+        }
+      }
+    }
+    io.stdout.write(`${files} files in ${outDir}${report ? `; report: ${report}` : ''}\n`);
+    return 0;
+  } finally {
+    client.close();
+  }
+}

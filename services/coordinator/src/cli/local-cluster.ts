@@ -1,0 +1,138 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { credentials } from '@grpc/grpc-js';
+import { CoordinatorClient, WorkerState, type ListWorkersResponse } from '@supwalsh/proto';
+import { silentLogger, type CoordinatorLogger } from '../logger.js';
+import { createCoordinatorServer, type CoordinatorServerHandle } from '../server.js';
+import { openStore, type Store } from '../store.js';
+
+/** The worker process's entry point (services/worker's dist/main.js), found through its package. */
+export function workerMainPath(): string {
+  return path.join(path.dirname(fileURLToPath(import.meta.resolve('@supwalsh/worker'))), 'main.js');
+}
+
+export interface LocalClusterOptions {
+  /** Worker processes to start. */
+  workers: number;
+  /** Coordinator store, artifacts and the workers' data directory. */
+  dataDir: string;
+  /** Preprocessed-dataset cache shared by the workers. */
+  cacheDir?: string;
+  logger?: CoordinatorLogger;
+  /** Where worker processes' own log lines go. @default discarded */
+  workerLog?: (line: string) => void;
+  /** How long to wait for the workers to register. @default 120 000 */
+  startTimeoutMs?: number;
+}
+
+/** An embedded coordinator and worker processes on loopback. */
+export interface LocalCluster {
+  /** `host:port` of the coordinator. */
+  readonly address: string;
+  readonly workerIds: readonly string[];
+  /** Drains the workers (SIGTERM), stops the coordinator and closes its store. Idempotent. */
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Starts the local cluster of `nx run coordinator:submit` without `--coordinator`: the coordinator in this process
+ * on 127.0.0.1 (an ephemeral port) and `workers` worker processes (one per core on a CPU machine), and waits until
+ * every worker has registered.
+ */
+export async function startLocalCluster(options: LocalClusterOptions): Promise<LocalCluster> {
+  const logger = options.logger ?? silentLogger;
+  const store: Store = openStore(options.dataDir);
+  let server: CoordinatorServerHandle | undefined;
+  const children: ChildProcess[] = [];
+  const shutdown = async (): Promise<void> => {
+    await Promise.all(
+      children.map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null || child.signalCode !== null) return resolve();
+            const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+            child.once('exit', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            child.kill('SIGTERM');
+          })
+      )
+    );
+    children.length = 0;
+    await server?.shutdown();
+    server = undefined;
+    store.close();
+  };
+  try {
+    server = await createCoordinatorServer({
+      store,
+      dataDir: options.dataDir,
+      artifactsDir: path.join(options.dataDir, 'artifacts'),
+      listen: '127.0.0.1:0',
+      logger,
+    });
+    const address = `127.0.0.1:${server.port}`;
+    const workerIds = Array.from({ length: options.workers }, (_, i) => `local-${i}`);
+    const main = workerMainPath();
+    await Promise.all(
+      workerIds.map((id) => {
+        const args = [
+          main,
+          '--coordinator',
+          address,
+          '--listen',
+          '127.0.0.1:0',
+          '--id',
+          id,
+          '--data-dir',
+          options.dataDir,
+        ];
+        if (options.cacheDir) args.push('--cache-dir', options.cacheDir);
+        const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+        children.push(child);
+        const forward = (line: string) => options.workerLog?.(`[${id}] ${line}`);
+        createInterface({ input: child.stderr! }).on('line', forward);
+        return new Promise<void>((resolve, reject) => {
+          createInterface({ input: child.stdout! }).on('line', (line) => {
+            if (line.startsWith(`worker ${id} listening on `)) resolve();
+            else forward(line);
+          });
+          child.once('exit', (code) => reject(new Error(`local worker ${id} exited with ${code} before it started`)));
+        });
+      })
+    );
+    await waitForWorkers(address, workerIds, options.startTimeoutMs ?? 120_000);
+    return { address, workerIds, shutdown };
+  } catch (error: unknown) {
+    await shutdown();
+    throw error;
+  }
+}
+
+/** Polls `ListWorkers` until every one of `ids` is registered and idle. */
+async function waitForWorkers(address: string, ids: readonly string[], timeoutMs: number): Promise<void> {
+  const client = new CoordinatorClient(address, credentials.createInsecure());
+  const deadline = Date.now() + timeoutMs;
+  try {
+    for (;;) {
+      const response = await new Promise<ListWorkersResponse>((resolve, reject) =>
+        client.listWorkers({ states: [] }, (error, r) => (error ? reject(error) : resolve(r)))
+      );
+      const idle = new Set(
+        response.workers.filter((w) => w.state === WorkerState.WORKER_STATE_IDLE).map((w) => w.workerId)
+      );
+      if (ids.every((id) => idle.has(id))) return;
+      if (Date.now() > deadline) {
+        throw new Error(
+          `local workers did not register within ${timeoutMs} ms (registered: ${[...idle].join(', ') || 'none'})`
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  } finally {
+    client.close();
+  }
+}

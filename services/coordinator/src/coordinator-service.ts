@@ -1,0 +1,282 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import type {
+  handleClientStreamingCall,
+  handleServerStreamingCall,
+  handleUnaryCall,
+  ServerReadableStream,
+} from '@grpc/grpc-js';
+import {
+  LogLevel,
+  type CoordinatorServer,
+  type ExperimentEvent,
+  type GetArtifactRequest,
+  type GetArtifactResponse,
+  type UploadArtifactRequest,
+  type UploadArtifactResponse,
+  type WatchExperimentRequest,
+  type WatchExperimentResponse,
+} from '@supwalsh/proto';
+import { getTracer, withSpan } from '@supwalsh/telemetry';
+import {
+  artifactAbsolutePath,
+  DEFAULT_DOWNLOAD_CHUNK_BYTES,
+  MAX_DOWNLOAD_CHUNK_BYTES,
+  uploadArtifact,
+} from './artifacts.js';
+import type { CoordinatorContext } from './context.js';
+import { DrainingError, InvalidArgumentError, NotFoundError, toError, toServiceError } from './errors.js';
+import { cancelExperiment, getExperiment, listExperiments, submitExperiment } from './experiments.js';
+import { deregisterWorker, heartbeat, listWorkers, registerWorker } from './membership.js';
+import { reportProgress } from './progress.js';
+import { artifactToProto } from './proto-mapping.js';
+import { experimentStateFromProto, isTerminalExperimentState } from './states.js';
+
+/** Full name of the service; spans are named `<service>/<method>` (the gRPC method path). */
+export const COORDINATOR_SERVICE_NAME = 'supwalsh.v1.Coordinator';
+
+/** Whether the coordinator still takes requests. */
+export interface ServiceState {
+  draining: boolean;
+}
+
+/** Events read from the store per query while a watch catches up. */
+const WATCH_BATCH = 256;
+
+/** Resolves when `call` can take more (drain) or is gone (cancelled, closed, failed). */
+function writable(call: NodeJS.EventEmitter): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      for (const event of ['drain', 'cancelled', 'close', 'error']) call.off(event, done);
+      resolve();
+    };
+    for (const event of ['drain', 'cancelled', 'close', 'error']) call.once(event, done);
+  });
+}
+
+/** Whether a watch request lets `event` through its filters. */
+function passes(request: WatchExperimentRequest, runIds: ReadonlySet<string>, event: ExperimentEvent): boolean {
+  if (runIds.size > 0 && event.runId && !runIds.has(event.runId)) return false;
+  const payload = event.payload;
+  if (request.omitStepProgress && payload?.$case === 'stepProgress') return false;
+  if (payload?.$case === 'log' && request.minLogLevel !== LogLevel.LOG_LEVEL_UNSPECIFIED) {
+    const level =
+      payload.value.level === LogLevel.LOG_LEVEL_UNSPECIFIED ? LogLevel.LOG_LEVEL_INFO : payload.value.level;
+    if (level < request.minLogLevel) return false;
+  }
+  return true;
+}
+
+/** The event that ends a watch: the experiment reached a terminal state. */
+function isTerminalEvent(event: ExperimentEvent): boolean {
+  if (event.payload?.$case !== 'experimentStateChanged') return false;
+  const state = experimentStateFromProto(event.payload.value.state);
+  return state !== undefined && isTerminalExperimentState(state);
+}
+
+/**
+ * The v1 `Coordinator` service over the coordinator's parts: each RPC in one span, domain errors mapped to
+ * statuses by `toServiceError`, UNAVAILABLE for everything once draining.
+ */
+export function createCoordinatorService(ctx: CoordinatorContext, state: ServiceState): CoordinatorServer {
+  const tracer = getTracer();
+
+  const run = <T>(method: string, fn: () => T | Promise<T>): Promise<T> =>
+    withSpan(tracer, `${COORDINATOR_SERVICE_NAME}/${method}`, {}, async () => {
+      if (state.draining) throw new DrainingError();
+      return fn();
+    });
+
+  const fail = (method: string, error: unknown) => {
+    const serviceError = toServiceError(error);
+    if (serviceError.code === 13) ctx.logger.error(`${method} failed`, { error: toError(error).stack });
+    return serviceError;
+  };
+
+  function unary<Req, Res>(method: string, fn: (request: Req) => Res | Promise<Res>): handleUnaryCall<Req, Res> {
+    return (call, callback) => {
+      run(method, () => fn(call.request)).then(
+        (response) => callback(null, response),
+        (error: unknown) => callback(fail(method, error))
+      );
+    };
+  }
+
+  /** WatchExperiment: stored events after `after_sequence`, then live ones, in order, each once. */
+  const watchExperiment: handleServerStreamingCall<WatchExperimentRequest, WatchExperimentResponse> = (call) => {
+    const request = call.request;
+    let gone = false;
+    let wake: (() => void) | undefined;
+    let dirty = false;
+    const poke = () => {
+      dirty = true;
+      wake?.();
+    };
+    let unsubscribe = () => undefined as void;
+    let unsubscribeClose = () => undefined as boolean | void;
+    const stop = () => {
+      gone = true;
+      poke();
+    };
+    call.on('cancelled', stop);
+    call.on('close', stop);
+    const watch = async () => {
+      if (!request.experimentId) throw new InvalidArgumentError('experiment_id', 'experiment_id is required');
+      const experiment = ctx.store.requireExperiment(request.experimentId);
+      if (request.afterSequence > experiment.lastSequence) {
+        throw new InvalidArgumentError(
+          'after_sequence',
+          `after_sequence must be at most the experiment's last_sequence ${experiment.lastSequence}, got ${request.afterSequence}`
+        );
+      }
+      const runIds = new Set(request.runIds);
+      const replayEnd = request.replayOnly ? experiment.lastSequence : Number.POSITIVE_INFINITY;
+      // Subscribe before reading so that no commit falls between the read and the subscription.
+      unsubscribe = ctx.store.bus.subscribe(experiment.id, poke);
+      unsubscribeClose = ctx.store.bus.onClose(() => {
+        if (gone) return;
+        gone = true;
+        call.emit('error', toServiceError(new DrainingError()));
+        poke();
+      });
+      let cursor = request.afterSequence;
+      for (;;) {
+        if (gone) return;
+        dirty = false;
+        const batch = ctx.store.listEvents(experiment.id, cursor, WATCH_BATCH);
+        for (const event of batch) {
+          if (gone) return;
+          if (event.sequence > replayEnd) {
+            call.end();
+            return;
+          }
+          cursor = event.sequence;
+          if (passes(request, runIds, event) && !call.write({ event })) await writable(call);
+          if (isTerminalEvent(event)) {
+            call.end();
+            return;
+          }
+        }
+        if (batch.length === WATCH_BATCH) continue;
+        if (cursor >= replayEnd) {
+          call.end();
+          return;
+        }
+        const current = ctx.store.getExperiment(experiment.id);
+        if (!current || (isTerminalExperimentState(current.state) && cursor >= current.lastSequence)) {
+          call.end();
+          return;
+        }
+        if (!dirty && !gone) {
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+          });
+          wake = undefined;
+        }
+      }
+    };
+    run('WatchExperiment', watch)
+      .catch((error: unknown) => {
+        if (!gone) call.emit('error', fail('WatchExperiment', error));
+      })
+      .finally(() => {
+        unsubscribe();
+        unsubscribeClose();
+      });
+  };
+
+  /** GetArtifact: the file from `offset` in chunks of `chunk_bytes`; the first message carries the info. */
+  const getArtifact: handleServerStreamingCall<GetArtifactRequest, GetArtifactResponse> = (call) => {
+    const request = call.request;
+    let gone = false;
+    call.on('cancelled', () => {
+      gone = true;
+    });
+    const send = async () => {
+      if (!request.artifactId) throw new InvalidArgumentError('artifact_id', 'artifact_id is required');
+      if (request.chunkBytes > MAX_DOWNLOAD_CHUNK_BYTES) {
+        throw new InvalidArgumentError(
+          'chunk_bytes',
+          `chunk_bytes must be from 0 to ${MAX_DOWNLOAD_CHUNK_BYTES}, got ${request.chunkBytes}`
+        );
+      }
+      const artifact = ctx.store.getArtifact(request.artifactId);
+      if (!artifact) throw new NotFoundError('artifact', request.artifactId);
+      if (request.offset > artifact.sizeBytes) {
+        throw new InvalidArgumentError(
+          'offset',
+          `offset must be from 0 to the artifact's size ${artifact.sizeBytes}, got ${request.offset}`
+        );
+      }
+      const file = artifactAbsolutePath(ctx.artifactsDir, artifact.path);
+      try {
+        await stat(file);
+      } catch (error: unknown) {
+        throw new NotFoundError('artifact', artifact.id, `its file is gone (${toError(error).message})`);
+      }
+      const chunkBytes = request.chunkBytes || DEFAULT_DOWNLOAD_CHUNK_BYTES;
+      const info = artifactToProto(artifact);
+      let offset = request.offset;
+      let first = true;
+      if (offset < artifact.sizeBytes) {
+        const stream = createReadStream(file, {
+          start: offset,
+          end: artifact.sizeBytes - 1,
+          highWaterMark: chunkBytes,
+        });
+        try {
+          for await (const chunk of stream) {
+            if (gone) return;
+            const data = chunk as Buffer;
+            for (let at = 0; at < data.byteLength; at += chunkBytes) {
+              const piece = data.subarray(at, Math.min(at + chunkBytes, data.byteLength));
+              const message: GetArtifactResponse = { info: first ? info : undefined, offset, data: piece };
+              first = false;
+              offset += piece.byteLength;
+              if (!call.write(message)) await writable(call);
+            }
+          }
+        } finally {
+          stream.destroy();
+        }
+      }
+      if (first) call.write({ info, offset, data: new Uint8Array(0) });
+      call.end();
+    };
+    run('GetArtifact', send).catch((error: unknown) => {
+      if (!gone) call.emit('error', fail('GetArtifact', error));
+    });
+  };
+
+  /** UploadArtifact: a client stream, header first. */
+  const upload: handleClientStreamingCall<UploadArtifactRequest, UploadArtifactResponse> = (
+    call: ServerReadableStream<UploadArtifactRequest, UploadArtifactResponse>,
+    callback
+  ) => {
+    async function* messages(): AsyncGenerator<UploadArtifactRequest> {
+      for await (const message of call) yield message as UploadArtifactRequest;
+    }
+    run('UploadArtifact', () => uploadArtifact(ctx, messages())).then(
+      (response) => callback(null, response),
+      (error: unknown) => callback(fail('UploadArtifact', error))
+    );
+  };
+
+  return {
+    submitExperiment: unary('SubmitExperiment', (request) => ({ experiment: submitExperiment(ctx, request) })),
+    getExperiment: unary('GetExperiment', (request) => ({ experiment: getExperiment(ctx, request.experimentId) })),
+    listExperiments: unary('ListExperiments', (request) => listExperiments(ctx, request)),
+    watchExperiment: watchExperiment as handleServerStreamingCall<WatchExperimentRequest, WatchExperimentResponse>,
+    cancelExperiment: unary('CancelExperiment', (request) => ({ experiment: cancelExperiment(ctx, request) })),
+    getArtifact,
+    registerWorker: unary('RegisterWorker', (request) => registerWorker(ctx, request)),
+    heartbeat: unary('Heartbeat', (request) => heartbeat(ctx, request)),
+    deregisterWorker: unary('DeregisterWorker', (request) => {
+      deregisterWorker(ctx, request);
+      return {};
+    }),
+    listWorkers: unary('ListWorkers', (request) => ({ workers: listWorkers(ctx, request) })),
+    reportProgress: unary('ReportProgress', (request) => reportProgress(ctx, request)),
+    uploadArtifact: upload,
+  };
+}

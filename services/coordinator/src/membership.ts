@@ -1,0 +1,300 @@
+import {
+  Backend,
+  ShardState,
+  WorkerInfo,
+  type DeregisterWorkerRequest,
+  type HeartbeatRequest,
+  type HeartbeatResponse,
+  type ListWorkersRequest,
+  type RegisterWorkerRequest,
+  type RegisterWorkerResponse,
+  type ShardStatus,
+} from '@supwalsh/proto';
+import { newEffects, type CoordinatorContext } from './context.js';
+import { InvalidArgumentError, NotFoundError, WrongStateError } from './errors.js';
+import { newLeaseId } from './ids.js';
+import { workerLeft } from './lifecycle.js';
+import { workerToProto } from './proto-mapping.js';
+import { isActiveRunState, workerStateFromProto, type WorkerStateName } from './states.js';
+import type { WorkerRecord } from './store.js';
+
+/** Software version of this coordinator; workers must share its major (and, below 1.0, its minor) version. */
+export const COORDINATOR_VERSION = '0.1.0';
+
+const WORKER_ID = /^[A-Za-z0-9._-]{1,128}$/;
+const LABEL_KEY = /^[a-z0-9._/-]{1,63}$/;
+const WORKER_BACKENDS = new Set<Backend>([Backend.BACKEND_TENSORFLOW, Backend.BACKEND_WASM, Backend.BACKEND_CPU]);
+
+/** A shard still holding its worker (not yet succeeded, failed or aborted). */
+export function isActiveShard(shard: ShardStatus): boolean {
+  return (
+    shard.state === ShardState.SHARD_STATE_STARTING ||
+    shard.state === ShardState.SHARD_STATE_RENDEZVOUS ||
+    shard.state === ShardState.SHARD_STATE_RUNNING
+  );
+}
+
+function requireWorkerId(field: string, workerId: string): void {
+  if (!WORKER_ID.test(workerId)) {
+    throw new InvalidArgumentError(
+      field,
+      `${field} must be 1–128 characters from [A-Za-z0-9._-], got ${JSON.stringify(workerId)}`
+    );
+  }
+}
+
+/** Whether a worker of version `version` may join this coordinator (same major; same minor below 1.0). */
+export function isCompatibleVersion(version: string): boolean {
+  const theirs = /^(\d+)\.(\d+)\./.exec(version);
+  const ours = /^(\d+)\.(\d+)\./.exec(COORDINATOR_VERSION);
+  if (!theirs || !ours) return false;
+  return theirs[1] === ours[1] && (ours[1] !== '0' || theirs[2] === ours[2]);
+}
+
+function validateWorkerInfo(info: WorkerInfo): void {
+  requireWorkerId('worker.worker_id', info.workerId);
+  const port = Number(info.address.slice(info.address.lastIndexOf(':') + 1));
+  const host = info.address.slice(0, Math.max(0, info.address.lastIndexOf(':')));
+  if (!host || !Number.isInteger(port) || port < 1 || port > 65535 || /\s/.test(info.address)) {
+    throw new InvalidArgumentError(
+      'worker.address',
+      `worker.address must be "host:port" with a port from 1 to 65535, got ${JSON.stringify(info.address)}`
+    );
+  }
+  if (!WORKER_BACKENDS.has(info.backend)) {
+    throw new InvalidArgumentError(
+      'worker.backend',
+      `worker.backend must be BACKEND_TENSORFLOW, BACKEND_WASM or BACKEND_CPU (the one it initialized), got ${info.backend}`
+    );
+  }
+  if (!Number.isInteger(info.capacity) || info.capacity < 1 || info.capacity > 64) {
+    throw new InvalidArgumentError('worker.capacity', `worker.capacity must be from 1 to 64, got ${info.capacity}`);
+  }
+  if (!info.instanceId || info.instanceId.length > 128) {
+    throw new InvalidArgumentError('worker.instance_id', 'worker.instance_id must be 1–128 characters');
+  }
+  if (!info.version) throw new InvalidArgumentError('worker.version', 'worker.version is required, e.g. "0.1.0"');
+  const labels = Object.entries(info.labels);
+  if (labels.length > 32) throw new InvalidArgumentError('worker.labels', 'worker.labels must have at most 32 entries');
+  for (const [key, value] of labels) {
+    if (!LABEL_KEY.test(key) || value.length > 256) {
+      throw new InvalidArgumentError(
+        'worker.labels',
+        `worker.labels keys must be 1–63 characters from [a-z0-9._-/] with values up to 256 characters, got ${JSON.stringify(key)}`
+      );
+    }
+  }
+}
+
+/**
+ * RegisterWorker (PROTOCOL.md step 1): stores the worker IDLE with a new lease. A known worker_id with a new
+ * instance_id is a restarted worker: the old instance's shard is lost (step 9). The same instance registering
+ * again (after a coordinator restart or an expired lease) keeps its shard if it still runs the run's current
+ * generation. Shards it reports that must not go on are listed in `abort_run_ids`.
+ */
+export function registerWorker(ctx: CoordinatorContext, request: RegisterWorkerRequest): RegisterWorkerResponse {
+  const info = request.worker;
+  if (!info) throw new InvalidArgumentError('worker', 'worker is required');
+  validateWorkerInfo(info);
+  if (!isCompatibleVersion(info.version)) {
+    throw new WrongStateError(
+      'worker',
+      info.workerId,
+      info.version,
+      `worker version ${info.version} is incompatible with coordinator version ${COORDINATOR_VERSION}`
+    );
+  }
+  const { store } = ctx;
+  const effects = newEffects();
+  const leaseId = newLeaseId();
+  const abortRunIds = store.transaction(() => {
+    const now = ctx.clock();
+    const existing = store.getWorker(info.workerId);
+    let keepRunId: string | null = null;
+    let keepGeneration = 0;
+    if (existing) {
+      const run = existing.assignedRunId ? store.getRun(existing.assignedRunId) : undefined;
+      const stillRuns =
+        existing.instanceId === info.instanceId &&
+        existing.state !== 'LOST' &&
+        run !== undefined &&
+        isActiveRunState(run.state) &&
+        run.workerIds.includes(info.workerId) &&
+        info.shards.some((s) => s.runId === run.id && s.generation === run.generation && isActiveShard(s));
+      if (stillRuns) {
+        keepRunId = run.id;
+        keepGeneration = run.generation;
+      } else {
+        workerLeft(
+          ctx,
+          effects,
+          existing,
+          existing.instanceId === info.instanceId
+            ? 'the worker registered again without its shard'
+            : `the worker restarted (instance ${existing.instanceId} replaced by ${info.instanceId})`
+        );
+      }
+    }
+    const draining = workerStateFromProto(info.state) === 'DRAINING';
+    const state: WorkerStateName = draining ? 'DRAINING' : keepRunId ? 'BUSY' : 'IDLE';
+    store.putWorker({
+      workerId: info.workerId,
+      instanceId: info.instanceId,
+      leaseId,
+      address: info.address,
+      info: WorkerInfo.fromPartial({ ...info, registerTime: undefined, lastHeartbeatTime: undefined }),
+      state,
+      assignedRunId: keepRunId,
+      registerTime: now,
+      lastHeartbeat: now,
+    });
+    effects.schedule = true;
+    return [
+      ...new Set(
+        info.shards
+          .filter(isActiveShard)
+          .filter((s) => !(s.runId === keepRunId && s.generation === keepGeneration))
+          .map((s) => s.runId)
+      ),
+    ];
+  });
+  ctx.apply(effects);
+  ctx.logger.info('worker registered', { workerId: info.workerId, address: info.address, instanceId: info.instanceId });
+  return {
+    leaseId,
+    heartbeatIntervalMs: ctx.settings.heartbeatIntervalMs,
+    leaseTtlMs: ctx.settings.leaseTtlMs,
+    coordinatorInstanceId: ctx.instanceId,
+    abortRunIds,
+  };
+}
+
+/** The worker holding `leaseId`, or NOT_FOUND (unknown worker, other lease, or LOST): it must register again. */
+function requireLease(ctx: CoordinatorContext, workerId: string, leaseId: string): WorkerRecord {
+  const worker = ctx.store.getWorker(workerId);
+  if (!worker || !leaseId || worker.leaseId !== leaseId || worker.state === 'LOST') {
+    throw new NotFoundError(
+      'worker',
+      workerId,
+      worker?.state === 'LOST' ? 'its lease expired; register again' : 'unknown worker or lease; register again'
+    );
+  }
+  return worker;
+}
+
+/**
+ * Heartbeat (PROTOCOL.md step 2): renews the lease, records the worker's shards, releases it from a run that has
+ * ended once its shard no longer runs, and lists the shards it must abort (step 8's fallback).
+ */
+export function heartbeat(ctx: CoordinatorContext, request: HeartbeatRequest): HeartbeatResponse {
+  requireWorkerId('worker_id', request.workerId);
+  if (!request.leaseId) throw new InvalidArgumentError('lease_id', 'lease_id is required');
+  const { store } = ctx;
+  const effects = newEffects();
+  const abortRunIds = store.transaction(() => {
+    const worker = requireLease(ctx, request.workerId, request.leaseId);
+    const active = request.shards.filter(isActiveShard);
+    const aborts = new Set<string>();
+    for (const shard of active) {
+      const run = store.getRun(shard.runId);
+      const wanted =
+        run !== undefined &&
+        isActiveRunState(run.state) &&
+        run.generation === shard.generation &&
+        run.workerIds[shard.rank] === worker.workerId &&
+        worker.assignedRunId === run.id;
+      if (!wanted) aborts.add(shard.runId);
+    }
+    let assigned = worker.assignedRunId;
+    if (assigned) {
+      const run = store.getRun(assigned);
+      const member = run !== undefined && isActiveRunState(run.state) && run.workerIds.includes(worker.workerId);
+      if (!member && !active.some((s) => s.runId === assigned)) assigned = null;
+    }
+    const reported = workerStateFromProto(request.state);
+    const state: WorkerStateName =
+      reported === 'DRAINING' ? 'DRAINING' : assigned ? 'BUSY' : reported === 'BUSY' ? 'BUSY' : 'IDLE';
+    if (state === 'IDLE' && worker.state !== 'IDLE') effects.schedule = true;
+    store.updateWorker(worker.workerId, {
+      state,
+      assignedRunId: assigned,
+      lastHeartbeat: ctx.clock(),
+      info: WorkerInfo.fromPartial({ ...worker.info, state: request.state, shards: request.shards }),
+    });
+    return [...aborts];
+  });
+  ctx.apply(effects);
+  return {
+    heartbeatIntervalMs: ctx.settings.heartbeatIntervalMs,
+    leaseTtlMs: ctx.settings.leaseTtlMs,
+    abortRunIds,
+  };
+}
+
+/**
+ * DeregisterWorker (PROTOCOL.md step 4): forgets the worker; a shard it still held is lost (its run fails).
+ * Idempotent; a stale lease (the worker registered again since) is ignored.
+ */
+export function deregisterWorker(ctx: CoordinatorContext, request: DeregisterWorkerRequest): void {
+  requireWorkerId('worker_id', request.workerId);
+  if (!request.leaseId) throw new InvalidArgumentError('lease_id', 'lease_id is required');
+  const effects = newEffects();
+  ctx.store.transaction(() => {
+    const worker = ctx.store.getWorker(request.workerId);
+    if (!worker || worker.leaseId !== request.leaseId) return;
+    workerLeft(ctx, effects, worker, `deregistered${request.reason ? `: ${request.reason}` : ''}`);
+    ctx.store.deleteWorker(worker.workerId);
+  });
+  ctx.apply(effects);
+  ctx.logger.info('worker deregistered', { workerId: request.workerId, reason: request.reason });
+}
+
+/** ListWorkers: by worker_id, optionally filtered by state. */
+export function listWorkers(ctx: CoordinatorContext, request: ListWorkersRequest): WorkerInfo[] {
+  const states = request.states.map((s) => {
+    const name = workerStateFromProto(s);
+    if (!name) throw new InvalidArgumentError('states', `states must hold WORKER_STATE_IDLE … LOST, got ${s}`);
+    return name;
+  });
+  return ctx.store.listWorkers(states).map(workerToProto);
+}
+
+/**
+ * Lease expiry (PROTOCOL.md step 3): a worker whose last heartbeat is older than the lease is LOST and its run
+ * fails (issue 6); LOST workers are forgotten after `forgetLostWorkersAfterMs`.
+ */
+export function expireLeases(ctx: CoordinatorContext): void {
+  const { store, settings } = ctx;
+  const now = ctx.clock();
+  const effects = newEffects();
+  store.transaction(() => {
+    for (const worker of store.listWorkers(['IDLE', 'BUSY', 'DRAINING'])) {
+      const silentMs = now - worker.lastHeartbeat;
+      if (silentMs <= settings.leaseTtlMs) continue;
+      store.updateWorker(worker.workerId, { state: 'LOST' });
+      const reason = `no heartbeat for ${(silentMs / 1000).toFixed(1)} s (lease ${settings.leaseTtlMs / 1000} s)`;
+      ctx.logger.warn('worker lost', { workerId: worker.workerId, reason });
+      workerLeft(ctx, effects, { ...worker, state: 'LOST' }, reason);
+    }
+    for (const worker of store.listWorkers(['LOST'])) {
+      if (now - worker.lastHeartbeat > settings.forgetLostWorkersAfterMs && !worker.assignedRunId) {
+        store.deleteWorker(worker.workerId);
+      }
+    }
+  });
+  ctx.apply(effects);
+}
+
+/**
+ * Start-up after a coordinator restart: the leases granted by the previous process are void (a worker's next
+ * heartbeat gets NOT_FOUND and it registers again, reporting its shards: step 2), and every worker gets one lease
+ * length from now to do so before it is LOST (step 3).
+ */
+export function voidPreviousLeases(ctx: CoordinatorContext): void {
+  const now = ctx.clock();
+  ctx.store.transaction(() => {
+    for (const worker of ctx.store.listWorkers(['IDLE', 'BUSY', 'DRAINING'])) {
+      ctx.store.updateWorker(worker.workerId, { leaseId: '', lastHeartbeat: now });
+    }
+  });
+}

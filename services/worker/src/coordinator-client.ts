@@ -1,0 +1,48 @@
+import { credentials, Metadata, type CallOptions, type ChannelOptions, type ServiceError } from '@grpc/grpc-js';
+import { CoordinatorClient } from '@supwalsh/proto';
+import { deadlineIn } from './backoff.js';
+
+/** Channel settings of the worker's connection to the coordinator. */
+export interface CoordinatorClientOptions {
+  /**
+   * Longest pause grpc-js's own reconnection backs off to while the coordinator is unreachable, in milliseconds;
+   * kept short so that a coordinator that comes back is seen within seconds (grpc-js's default is 120 s).
+   * @default 5 000
+   */
+  maxReconnectBackoffMs?: number;
+}
+
+/** A `CoordinatorClient` for `address` (`host:port`, plaintext). */
+export function createCoordinatorClient(address: string, options: CoordinatorClientOptions = {}): CoordinatorClient {
+  const channelOptions: ChannelOptions = {
+    'grpc.initial_reconnect_backoff_ms': 100,
+    'grpc.max_reconnect_backoff_ms': options.maxReconnectBackoffMs ?? 5_000,
+    'grpc.keepalive_time_ms': 30_000,
+    'grpc.keepalive_timeout_ms': 10_000,
+    'grpc.max_send_message_length': 8 << 20,
+  };
+  return new CoordinatorClient(address, credentials.createInsecure(), channelOptions);
+}
+
+/** A unary method of a grpc-js generated client, in its (request, metadata, options, callback) form. */
+type UnaryMethod<Req, Res> = (
+  request: Req,
+  metadata: Metadata,
+  options: Partial<CallOptions>,
+  callback: (error: ServiceError | null, response: Res) => void
+) => unknown;
+
+/** Calls a unary method with a deadline `deadlineMs` from now; rejects with the call's `ServiceError`. */
+export function callUnary<Req, Res>(
+  client: CoordinatorClient,
+  method: UnaryMethod<Req, Res>,
+  request: Req,
+  deadlineMs: number
+): Promise<Res> {
+  return new Promise<Res>((resolve, reject) => {
+    method.call(client, request, new Metadata(), { deadline: deadlineIn(deadlineMs) }, (error, response) => {
+      if (error) reject(error);
+      else resolve(response);
+    });
+  });
+}

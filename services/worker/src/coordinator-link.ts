@@ -1,0 +1,221 @@
+import { status } from '@grpc/grpc-js';
+import type { CoordinatorClient, ShardStatus, WorkerInfo, WorkerState } from '@supwalsh/proto';
+import { createBackoff, sleep, type BackoffOptions } from './backoff.js';
+import { callUnary } from './coordinator-client.js';
+import { isServiceError, toError } from './errors.js';
+import { silentWorkerLogger, type WorkerLogger } from './logger.js';
+
+/** What a heartbeat reports, and how to mark it sent. */
+export interface HeartbeatContent {
+  readonly state: WorkerState;
+  /** Running shards, and ended ones not yet in a heartbeat. */
+  readonly shards: ShardStatus[];
+  /** Called once the coordinator has accepted this heartbeat (ended shards need not be sent again). */
+  commit(): void;
+}
+
+/** Options of {@link createCoordinatorLink}. */
+export interface CoordinatorLinkOptions {
+  client: CoordinatorClient;
+  /** The worker as it registers (identity, devices, state and the shards it still runs). */
+  describe(): WorkerInfo;
+  /** The next heartbeat's state and shards. */
+  heartbeat(): HeartbeatContent;
+  /** Runs the coordinator says to abort (heartbeat and registration answers; step 8). */
+  onAbortRuns(runIds: string[]): void;
+  /** Deadline of each membership call, in milliseconds. @default 5 000 */
+  deadlineMs?: number;
+  /** Backoff while the coordinator is unreachable. @default 200 ms doubling to 10 s, 40 % jitter */
+  backoff?: BackoffOptions;
+  logger?: WorkerLogger;
+}
+
+/**
+ * Lifecycle of the worker's membership:
+ * - `REGISTERING`: calling `RegisterWorker` (again after NOT_FOUND), backing off while the coordinator is away;
+ * - `REGISTERED`: holds a lease and heartbeats;
+ * - `STOPPED`: stopped (`close`) or deregistered.
+ */
+export type CoordinatorLinkState = 'REGISTERING' | 'REGISTERED' | 'STOPPED';
+
+/** The worker's membership with the coordinator (PROTOCOL.md steps 1–4). */
+export interface CoordinatorLink {
+  readonly state: CoordinatorLinkState;
+  /** Lease of the current registration; empty while not registered. */
+  readonly leaseId: string;
+  /** Times the worker has registered (1 after the first registration). */
+  readonly registrations: number;
+  /** Starts registering and heartbeating in the background. */
+  start(): void;
+  /** Sends the next heartbeat now (e.g. the worker started draining). */
+  heartbeatNow(): void;
+  /** Resolves once registered (at once if registered), or false after `timeoutMs`. */
+  whenRegistered(timeoutMs?: number): Promise<boolean>;
+  /** Step 4: stops heartbeating and calls `DeregisterWorker` (errors are logged, not thrown). */
+  deregister(reason: string): Promise<void>;
+  /** Stops heartbeating without deregistering (the lease expires: step 3). */
+  close(): Promise<void>;
+}
+
+/** Creates the membership loop; call `start()`. */
+export function createCoordinatorLink(options: CoordinatorLinkOptions): CoordinatorLink {
+  const { client } = options;
+  const logger = options.logger ?? silentWorkerLogger;
+  const deadlineMs = options.deadlineMs ?? 5_000;
+  const backoff = createBackoff({ initialMs: 200, maxMs: 10_000, ...options.backoff });
+  const stopController = new AbortController();
+  let state: CoordinatorLinkState = 'REGISTERING';
+  let leaseId = '';
+  let registrations = 0;
+  let intervalMs = 2_000;
+  /** Wakes the loop's current wait early (heartbeatNow). */
+  let wake: AbortController = new AbortController();
+  let loop: Promise<void> | undefined;
+  const registeredWaiters = new Set<() => void>();
+
+  const applyAborts = (runIds: readonly string[]) => {
+    if (runIds.length === 0) return;
+    logger.info('the coordinator asks to abort runs', { runIds });
+    options.onAbortRuns([...runIds]);
+  };
+
+  /** Step 1: register (again); the answer carries the lease and the heartbeat interval. */
+  const register = async (): Promise<void> => {
+    const worker = options.describe();
+    const response = await callUnary(client, client.registerWorker, { worker }, deadlineMs);
+    leaseId = response.leaseId;
+    intervalMs = response.heartbeatIntervalMs || 2_000;
+    registrations += 1;
+    state = 'REGISTERED';
+    logger.info('registered with the coordinator', {
+      workerId: worker.workerId,
+      leaseId,
+      heartbeatIntervalMs: intervalMs,
+      leaseTtlMs: response.leaseTtlMs,
+      registrations,
+    });
+    for (const resolve of registeredWaiters) resolve();
+    registeredWaiters.clear();
+    applyAborts(response.abortRunIds);
+  };
+
+  /** Step 2: renew the lease and report state and shards; the answer may list runs to abort (step 8). */
+  const heartbeat = async (): Promise<void> => {
+    const content = options.heartbeat();
+    const worker = options.describe();
+    const response = await callUnary(
+      client,
+      client.heartbeat,
+      { workerId: worker.workerId, leaseId, state: content.state, shards: content.shards },
+      deadlineMs
+    );
+    content.commit();
+    if (response.heartbeatIntervalMs > 0) intervalMs = response.heartbeatIntervalMs;
+    applyAborts(response.abortRunIds);
+  };
+
+  const wait = async (ms: number) => {
+    wake = new AbortController();
+    await sleep(ms, AbortSignal.any([stopController.signal, wake.signal]));
+  };
+
+  const run = async (): Promise<void> => {
+    while (!stopController.signal.aborted) {
+      if (state !== 'REGISTERED') {
+        try {
+          await register();
+          backoff.reset();
+        } catch (error: unknown) {
+          const delay = backoff.next();
+          logger.warn('RegisterWorker failed; retrying', { error: describe(error), delayMs: delay });
+          await sleep(delay, stopController.signal);
+          continue;
+        }
+      }
+      await wait(intervalMs);
+      if (stopController.signal.aborted) break;
+      // Heartbeats (and their retries) until the lease is lost.
+      for (;;) {
+        try {
+          await heartbeat();
+          backoff.reset();
+          break;
+        } catch (error: unknown) {
+          if (stopController.signal.aborted) return;
+          if (isServiceError(error) && error.code === status.NOT_FOUND) {
+            // Step 2: unknown lease (the coordinator restarted, or the lease expired): register again at once.
+            logger.warn('the coordinator does not know this lease; registering again', { leaseId });
+            state = 'REGISTERING';
+            leaseId = '';
+            break;
+          }
+          // UNAVAILABLE and the like: the coordinator is away; retry with exponential backoff and jitter.
+          const delay = backoff.next();
+          logger.warn('Heartbeat failed; retrying', { error: describe(error), delayMs: delay });
+          await sleep(delay, stopController.signal);
+          if (stopController.signal.aborted) return;
+        }
+      }
+    }
+  };
+
+  const stop = async () => {
+    stopController.abort();
+    await loop;
+    state = 'STOPPED';
+  };
+
+  return {
+    get state() {
+      return state;
+    },
+    get leaseId() {
+      return leaseId;
+    },
+    get registrations() {
+      return registrations;
+    },
+    start() {
+      loop ??= run().catch((error: unknown) => {
+        logger.error('the coordinator link stopped unexpectedly', { error: toError(error) });
+      });
+    },
+    heartbeatNow() {
+      wake.abort();
+    },
+    whenRegistered(timeoutMs = 30_000) {
+      if (state === 'REGISTERED') return Promise.resolve(true);
+      return new Promise<boolean>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          resolve(true);
+        };
+        const timer = setTimeout(() => {
+          registeredWaiters.delete(done);
+          resolve(false);
+        }, timeoutMs);
+        registeredWaiters.add(done);
+      });
+    },
+    async deregister(reason) {
+      const held = state === 'REGISTERED' ? leaseId : '';
+      await stop();
+      if (!held) return;
+      const workerId = options.describe().workerId;
+      try {
+        // Step 4: the shard is finished or aborted by now; remove this worker.
+        await callUnary(client, client.deregisterWorker, { workerId, leaseId: held, reason }, deadlineMs);
+        logger.info('deregistered from the coordinator', { workerId, reason });
+      } catch (error: unknown) {
+        logger.warn('DeregisterWorker failed; the lease will expire', { workerId, error: describe(error) });
+      }
+      leaseId = '';
+    },
+    close: stop,
+  };
+}
+
+function describe(error: unknown): string {
+  if (isServiceError(error)) return `${error.code} ${error.details || error.message}`;
+  return toError(error).message;
+}

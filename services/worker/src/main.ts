@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+/**
+ * The worker process: configuration, telemetry, start-up and signals only (STYLE.md "Services"). Prints
+ * `worker <id> listening on <address>` once it serves; SIGTERM (or SIGINT) drains it (PROTOCOL.md step 4) and it
+ * exits 0; a second signal exits at once with 1.
+ */
+import { toError, WorkerArgumentError } from './errors.js';
+import { createJsonLogger } from './logger.js';
+import { createWorkerServer } from './server.js';
+import { startTelemetry } from './telemetry.js';
+import { defaultWorkerId, parseWorkerOptions, WORKER_USAGE } from './worker-options.js';
+
+async function main(): Promise<void> {
+  const options = parseWorkerOptions(process.argv.slice(2));
+  if (options.help) {
+    process.stdout.write(WORKER_USAGE);
+    return;
+  }
+  const logger = createJsonLogger({ level: options.logLevel, base: { service: 'supwalsh-worker', pid: process.pid } });
+  const telemetry = await startTelemetry(logger);
+  const worker = await createWorkerServer({
+    listen: options.listen,
+    ...(options.advertise ? { advertisedAddress: options.advertise } : {}),
+    workerId: options.id ?? ((port: number) => defaultWorkerId(port)),
+    dataDir: options.dataDir,
+    ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}),
+    ...(options.coordinator ? { coordinator: options.coordinator } : {}),
+    labels: options.labels,
+    backend: options.backend,
+    logger,
+  });
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals += 1;
+    if (signals > 1) {
+      logger.warn(`second ${signal}: exiting without draining`);
+      process.exit(1);
+    }
+    logger.info(`${signal}: draining`);
+    worker
+      .drain(`${signal} received`)
+      .then(() => telemetry.shutdown())
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          logger.error('draining failed', { error: toError(error) });
+          process.exit(1);
+        }
+      );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.stdout.write(`worker ${worker.workerId} listening on ${worker.address}\n`);
+}
+
+main().catch((error: unknown) => {
+  const e = toError(error);
+  process.stderr.write(`${e instanceof WorkerArgumentError ? e.message : (e.stack ?? e.message)}\n`);
+  process.exit(e instanceof WorkerArgumentError ? 2 : 1);
+});

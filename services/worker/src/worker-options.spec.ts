@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { parseNvidiaSmi } from './devices.js';
+import { WorkerArgumentError } from './errors.js';
+import { defaultWorkerId, DEFAULT_LISTEN, parseWorkerOptions } from './worker-options.js';
+
+describe('parseWorkerOptions', () => {
+  it('takes flags over the environment, and defaults for the rest', () => {
+    const options = parseWorkerOptions(
+      ['--listen', '0.0.0.0:7000', '--label', 'gpu=h200', '--label', 'zone=a', '--data-dir', '/srv/data'],
+      { SUPWALSH_COORDINATOR: 'coord:50051', SUPWALSH_LISTEN: 'ignored:1', SUPWALSH_WORKER_ID: 'pod-3' }
+    );
+    expect(options).toMatchObject({
+      listen: '0.0.0.0:7000',
+      coordinator: 'coord:50051',
+      id: 'pod-3',
+      dataDir: '/srv/data',
+      labels: { gpu: 'h200', zone: 'a' },
+      backend: 'auto',
+      logLevel: 'info',
+    });
+    expect(parseWorkerOptions([], {}).listen).toBe(DEFAULT_LISTEN);
+    expect(parseWorkerOptions([], {}).coordinator).toBeUndefined();
+  });
+
+  it('refuses unknown flags, bad labels and unknown backends, naming them', () => {
+    expect(() => parseWorkerOptions(['--nope'], {})).toThrow(WorkerArgumentError);
+    expect(() => parseWorkerOptions(['--label', 'novalue'], {})).toThrow(/--label must be key=value/);
+    expect(() => parseWorkerOptions(['--backend', 'cuda'], {})).toThrow(/--backend must be one of auto, tensorflow/);
+  });
+
+  it('derives a valid default worker id from the host name and port', () => {
+    expect(defaultWorkerId(50061, 'node 7.example')).toBe('node-7.example-50061');
+  });
+});
+
+describe('parseNvidiaSmi', () => {
+  it('reads name, memory, compute capability and driver of the first GPU line', () => {
+    expect(parseNvidiaSmi('NVIDIA H200, 143771, 9.0, 550.54.15\n')).toEqual({
+      name: 'NVIDIA H200',
+      memoryBytes: 143771 * 1024 * 1024,
+      computeCapability: '9.0',
+      driverVersion: '550.54.15',
+    });
+    expect(parseNvidiaSmi('')).toEqual({});
+  });
+});

@@ -1,0 +1,108 @@
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { BACKEND_CHOICES, type BackendChoice } from '@supwalsh/engine';
+import { WorkerArgumentError } from './errors.js';
+
+/** The worker's command-line configuration (`main.ts`). */
+export interface WorkerOptions {
+  /** `host:port` to bind. */
+  listen: string;
+  /** `host:port` others reach the worker at; unset: derived from `listen` and the bound port. */
+  advertise?: string;
+  /** Worker id; unset: `<hostname>-<port>`. */
+  id?: string;
+  /** Coordinator `host:port`; unset: the worker serves but does not register. */
+  coordinator?: string;
+  dataDir: string;
+  cacheDir?: string;
+  labels: Record<string, string>;
+  backend: BackendChoice;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  help: boolean;
+}
+
+/** Default `--listen`. */
+export const DEFAULT_LISTEN = '127.0.0.1:50061';
+
+/** The flags, their environment variables and defaults (also the `--help` text). */
+export const WORKER_USAGE = `Usage: node services/worker/dist/main.js [options]
+
+  --listen host:port       address to bind (port 0: any)          env SUPWALSH_LISTEN       default ${DEFAULT_LISTEN}
+  --advertise host:port    address peers and the coordinator use  env SUPWALSH_ADVERTISE    default: listen host, bound port
+  --id ID                  worker id [A-Za-z0-9._-]{1,128}        env SUPWALSH_WORKER_ID    default <hostname>-<port>
+  --coordinator host:port  coordinator to register with           env SUPWALSH_COORDINATOR  default: none (not registered)
+  --data-dir DIR           data directory (mirrors the coordinator's) env SUPWALSH_DATA_DIR default ~/.cache/supwalsh/data
+  --cache-dir DIR          preprocessed dataset cache             env SUPWALSH_CACHE_DIR    default ~/.cache/supwalsh/datasets
+  --label key=value        label for workers.selector (repeatable) env SUPWALSH_WORKER_LABELS (k=v,k=v)
+  --backend NAME           auto | tensorflow | wasm | cpu         env SUPWALSH_BACKEND      default auto
+  --log-level LEVEL        debug | info | warn | error            env SUPWALSH_LOG_LEVEL    default info
+  --help                   this text
+`;
+
+/** Parses the command line (`argv` without node and the script) over the environment; flags win. */
+export function parseWorkerOptions(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>> = process.env
+): WorkerOptions {
+  const fn = 'worker';
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: {
+        listen: { type: 'string' },
+        advertise: { type: 'string' },
+        id: { type: 'string' },
+        coordinator: { type: 'string' },
+        'data-dir': { type: 'string' },
+        'cache-dir': { type: 'string' },
+        label: { type: 'string', multiple: true },
+        backend: { type: 'string' },
+        'log-level': { type: 'string' },
+        help: { type: 'boolean' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error: unknown) {
+    throw new WorkerArgumentError(fn, 'argv', `${(error as Error).message}\n\n${WORKER_USAGE}`);
+  }
+  const pick = (flag: string | undefined, name: string) => flag ?? (env[name] || undefined);
+  const backend = pick(values.backend, 'SUPWALSH_BACKEND') ?? 'auto';
+  if (!(BACKEND_CHOICES as readonly string[]).includes(backend)) {
+    throw new WorkerArgumentError(fn, '--backend', `must be one of ${BACKEND_CHOICES.join(', ')}; got ${backend}`);
+  }
+  const logLevel = pick(values['log-level'], 'SUPWALSH_LOG_LEVEL') ?? 'info';
+  if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) {
+    throw new WorkerArgumentError(fn, '--log-level', `must be debug, info, warn or error; got ${logLevel}`);
+  }
+  const labelArgs = values.label ?? (env['SUPWALSH_WORKER_LABELS'] ? env['SUPWALSH_WORKER_LABELS'].split(',') : []);
+  const labels: Record<string, string> = {};
+  for (const entry of labelArgs) {
+    const eq = entry.indexOf('=');
+    if (eq <= 0) throw new WorkerArgumentError(fn, '--label', `must be key=value; got ${JSON.stringify(entry)}`);
+    labels[entry.slice(0, eq).trim()] = entry.slice(eq + 1).trim();
+  }
+  const dataDir =
+    pick(values['data-dir'], 'SUPWALSH_DATA_DIR') ?? path.join(os.homedir(), '.cache', 'supwalsh', 'data');
+  const optional = <K extends string>(key: K, value: string | undefined) =>
+    (value === undefined ? {} : { [key]: value }) as Partial<Record<K, string>>;
+  return {
+    listen: pick(values.listen, 'SUPWALSH_LISTEN') ?? DEFAULT_LISTEN,
+    ...optional('advertise', pick(values.advertise, 'SUPWALSH_ADVERTISE')),
+    ...optional('id', pick(values.id, 'SUPWALSH_WORKER_ID')),
+    ...optional('coordinator', pick(values.coordinator, 'SUPWALSH_COORDINATOR')),
+    dataDir: path.resolve(dataDir),
+    ...optional('cacheDir', pick(values['cache-dir'], 'SUPWALSH_CACHE_DIR')),
+    labels,
+    backend: backend as BackendChoice,
+    logLevel: logLevel as WorkerOptions['logLevel'],
+    help: values.help ?? false,
+  };
+}
+
+/** The default worker id `<hostname>-<port>`, with characters outside [A-Za-z0-9._-] replaced by `-`. */
+export function defaultWorkerId(port: number, hostname: string = os.hostname()): string {
+  return `${hostname}-${port}`.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 128);
+}
