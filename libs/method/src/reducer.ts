@@ -10,6 +10,9 @@ export interface GradientReducer {
   readonly worldSize: number;
   /** Sums every buffer element-wise over the ranks, in place; every rank ends with identical bits. */
   sum(buffers: Float32Array[]): Promise<void>;
+  /** Copies `root`'s buffers into every rank's, in place (a run's initial weights). Optional: without it, ranks
+   * rely on building identical weights from the seed. */
+  broadcast?(buffers: Float32Array[], root: number): Promise<void>;
 }
 
 /** World size 1: nothing to combine. */

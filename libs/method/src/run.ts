@@ -8,7 +8,7 @@ import { pretrain } from './pretrain.js';
 import { secondsSince } from './progress.js';
 import type { GradientReducer } from './reducer.js';
 import type { PretrainingResult, RunResult } from './results.js';
-import { readAll, type RunCheckpoint } from './run-state.js';
+import { assignAll, readAll, type RunCheckpoint } from './run-state.js';
 import type { RunSpec } from './spec.js';
 import { evaluate, train } from './train.js';
 
@@ -98,6 +98,14 @@ export async function executeRun(spec: RunSpec, options: ExecuteRunOptions): Pro
       lsuvData?.dispose();
     }
     parameters = countParameters(model).trainable;
+    const reducer = options.reducer;
+    if (reducer?.broadcast && reducer.worldSize > 1 && options.resumeFrom === undefined) {
+      // Every rank starts from rank 0's weights, whatever the backend's rounding did to the initializers.
+      const variables = model.weights.map((v) => v.read());
+      const weights = readAll(variables);
+      await reducer.broadcast(weights, 0);
+      assignAll(variables, weights);
+    }
     const common = {
       train: options.train,
       seed: spec.seed,

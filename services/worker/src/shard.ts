@@ -277,6 +277,14 @@ export function startShard(deps: ShardDeps): Shard {
           throw error;
         }
       },
+      broadcast: async (buffers, root) => {
+        try {
+          await Promise.all(buffers.map((buffer) => collective.broadcast(buffer, root)));
+        } catch (error: unknown) {
+          sideFailure ??= toError(error);
+          throw error;
+        }
+      },
     };
     const client = rank === 0 ? deps.client : undefined;
     const uploads = createUploads(client);
