@@ -43,7 +43,8 @@ export interface ReducedStep {
  */
 export class ShardedStep {
   private layout: BucketLayout | undefined;
-  private buckets: Float32Array[] | undefined;
+  /** Every gradient value, then the loss sum and the correct count: one all-reduce per step. */
+  private fused: Float32Array | undefined;
 
   constructor(
     private readonly variables: readonly tf.Variable[],
@@ -72,14 +73,28 @@ export class ShardedStep {
         const grads = (localGrads ?? this.variables.map((v) => tf.zerosLike(v))).map((g) => tf.mul(g, scale));
         return { grads, loss: (stats[0] as number) * scale, correct: stats[1] as number };
       }
-      this.layout ??= createBucketLayout(this.variables.map((v) => ({ name: v.name, shape: v.shape })));
-      if (localGrads) {
-        this.buckets = (await flattenGradients(localGrads, this.layout, this.buckets)).buckets;
-      } else {
-        this.buckets = this.layout.buckets.map((b) => new Float32Array(b.elements));
-      }
-      await this.reducer.sum([...this.buckets, stats]);
-      const named = unflattenGradients(this.buckets, this.layout);
+      // One bucket holding every gradient, with the two statistics after it: a single ring operation per step
+      // (the ring pipelines its chunks itself; several concurrent operations only add round trips).
+      this.layout ??= createBucketLayout(
+        this.variables.map((v) => ({ name: v.name, shape: v.shape })),
+        {
+          bucketBytes:
+            4 *
+            Math.max(
+              1,
+              this.variables.reduce((n, v) => n + v.size, 0)
+            ),
+        }
+      );
+      const total = this.layout.totalElements;
+      this.fused ??= new Float32Array(total + 2);
+      const gradients = this.fused.subarray(0, total);
+      if (localGrads) await flattenGradients(localGrads, this.layout, [gradients]);
+      else gradients.fill(0);
+      this.fused.set(stats, total);
+      await this.reducer.sum([this.fused]);
+      stats.set(this.fused.subarray(total));
+      const named = unflattenGradients([gradients], this.layout);
       const grads = named.map((g) => {
         const scaled = tf.mul(g.tensor, 1 / globalCount);
         g.tensor.dispose();

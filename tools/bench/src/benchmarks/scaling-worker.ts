@@ -74,7 +74,7 @@ async function main(job: ScalingJob): Promise<void> {
     training: [],
   };
   const perStep = { pretraining: job.groupsPerStep * 10, training: job.batchSize };
-  await executeRun(run!, {
+  const result = await executeRun(run!, {
     train,
     test,
     reducer,
@@ -82,6 +82,7 @@ async function main(job: ScalingJob): Promise<void> {
       if (e.type === 'step') marks[e.phase].push({ step: e.step, time: performance.now() });
     },
   });
+  if (result.status !== 'succeeded') throw new Error(`the run ${result.status}: ${result.error ?? ''}`);
   const phases = Object.fromEntries(
     (['pretraining', 'training'] as const).map((phase) => {
       const m = marks[phase];
