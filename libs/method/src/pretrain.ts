@@ -1,11 +1,4 @@
-import {
-  createClassGroupSampler,
-  imageBatch,
-  shardRange,
-  type ClassGroup,
-  type ImageSet,
-  type PixelScale,
-} from '@supwalsh/datasets';
+import { createClassGroupSampler, imageBatch, shardRange, type ClassGroup } from '@supwalsh/datasets';
 import { deriveSeed } from '@supwalsh/engine';
 import { setDropoutStep } from '@supwalsh/models';
 import { createTsne, type TsneRunner } from '@supwalsh/tsne';
@@ -14,8 +7,8 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { createAuxiliaryNetwork } from './aux-net.js';
 import { NonFiniteLossError } from './errors.js';
 import { createOptimizer } from './optimizer.js';
-import { PhaseClock, secondsSince, type StepProgress } from './progress.js';
-import { LOCAL_REDUCER, ShardedStep, sumCrossEntropy, type GradientReducer } from './reducer.js';
+import { PhaseClock, secondsSince, type PhaseOptions } from './progress.js';
+import { LOCAL_REDUCER, ShardedStep, sumCrossEntropy } from './reducer.js';
 import type { EmbeddedGroup, PretrainingResult } from './results.js';
 import { assignAll, readAll } from './run-state.js';
 import type { ResolvedPretraining } from './spec.js';
@@ -23,31 +16,15 @@ import type { ResolvedPretraining } from './spec.js';
 /** Pretraining's dropout masks come from steps far past any training step, so the two phases never share masks. */
 const PRETRAINING_DROPOUT_STEPS = 2 ** 40;
 
-export interface PretrainOptions {
+/** The seed fixes the class groups, the t-SNE starts and the auxiliary network's weights. */
+export interface PretrainOptions extends PhaseOptions {
   /** The classifier to pretrain; on return it holds the selected snapshot. */
   classifier: tfl.LayersModel;
-  train: ImageSet;
   spec: ResolvedPretraining;
-  /** The run's seed: fixes the class groups, the t-SNE starts and the auxiliary network's weights. */
-  seed: number;
-  pixelScale: PixelScale;
-  /** @default LOCAL_REDUCER */
-  reducer?: GradientReducer;
-  signal?: AbortSignal;
-  /** Stop every epoch after this many steps (smoke runs). */
-  maxStepsPerEpoch?: number;
-  /** @default true */
-  stopOnNonFinite?: boolean;
-  /** Called every `progressEvery` steps and at each epoch's last step. */
-  onProgress?: (progress: StepProgress) => void;
-  /** @default 10 */
-  progressEvery?: number;
   /** Embeddings of the first groups kept for plots. @default 3 */
   keepEmbeddings?: number;
-  /** Called with the state every `checkpointEvery` steps and after each epoch's last step (give it on one rank). */
+  /** Called with the state every `checkpointEvery` steps and after each epoch's last step. */
   onCheckpoint?: (state: PretrainState) => Promise<void>;
-  /** Steps between checkpoints; 0: only at epoch ends. @default 0 */
-  checkpointEvery?: number;
   /** Continue from a state `onCheckpoint` received (on any world size). */
   resume?: PretrainState;
 }

@@ -1,3 +1,5 @@
+import type { ImageSet, PixelScale } from '@supwalsh/datasets';
+import type { GradientReducer } from './reducer.js';
 /** A phase of a run, as the proto's `Phase`. */
 export type PhaseName = 'preparing' | 'pretraining' | 'training' | 'evaluating';
 
@@ -22,6 +24,27 @@ export interface StepProgress {
   readonly etaSeconds: number;
   readonly learningRate: number;
   readonly worldSize: number;
+}
+
+/** What both phases' loops take besides their own inputs. */
+export interface PhaseOptions {
+  train: ImageSet;
+  /** The run's seed: fixes sampling (shared by every arm of the seed) and the phase's own randomness. */
+  seed: number;
+  pixelScale: PixelScale;
+  /** @default LOCAL_REDUCER */
+  reducer?: GradientReducer;
+  signal?: AbortSignal;
+  /** Stop every epoch after this many steps (smoke runs). */
+  maxStepsPerEpoch?: number;
+  /** @default true */
+  stopOnNonFinite?: boolean;
+  /** Called every `progressEvery` steps and at each epoch's last step. */
+  onProgress?: (progress: StepProgress) => void;
+  /** @default 10 */
+  progressEvery?: number;
+  /** Steps between checkpoints (`onCheckpoint`, given on one rank); 0: only at epoch ends. @default 0 */
+  checkpointEvery?: number;
 }
 
 /** Measures a phase's pace for `StepProgress`. */

@@ -2,29 +2,8 @@ import { initEngine } from '@supwalsh/engine';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ShardedStep, sumCrossEntropy, type GradientReducer } from './reducer.js';
-
-/** In-memory ranks that meet at every `sum`, like a ring would. */
-function memoryRing(worldSize: number): GradientReducer[] {
-  let pending: { buffers: Float32Array[]; resolve: () => void }[] = [];
-  return Array.from({ length: worldSize }, (_, rank) => ({
-    rank,
-    worldSize,
-    sum: (buffers: Float32Array[]) =>
-      new Promise<void>((resolve) => {
-        pending.push({ buffers, resolve });
-        if (pending.length < worldSize) return;
-        const all = pending;
-        pending = [];
-        buffers.forEach((_, b) => {
-          const total = new Float32Array((all[0]?.buffers[b] as Float32Array).length);
-          for (const p of all) (p.buffers[b] as Float32Array).forEach((v, i) => (total[i] = (total[i] as number) + v));
-          for (const p of all) (p.buffers[b] as Float32Array).set(total);
-        });
-        all.forEach((p) => p.resolve());
-      }),
-  }));
-}
+import { memoryRing } from './memory-ring.spec-helper.js';
+import { ShardedStep, sumCrossEntropy } from './reducer.js';
 
 function tinyModel(): tfl.LayersModel {
   const model = tfl.sequential({

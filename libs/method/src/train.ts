@@ -13,37 +13,23 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { NonFiniteLossError } from './errors.js';
 import { createOptimizer } from './optimizer.js';
 
-import { PhaseClock, secondsSince, type StepProgress } from './progress.js';
+import { PhaseClock, secondsSince, type PhaseOptions } from './progress.js';
 import { LOCAL_REDUCER, ShardedStep, sumCrossEntropy, type GradientReducer } from './reducer.js';
 import type { EpochMetrics } from './results.js';
 import { assignAll, readAll } from './run-state.js';
 import type { ResolvedEvaluation, ResolvedTraining } from './spec.js';
 
-export interface TrainOptions {
+/** The seed fixes the batch order (shared by every arm, so arms see the same batches). */
+export interface TrainOptions extends PhaseOptions {
   model: tfl.LayersModel;
-  train: ImageSet;
   /** Evaluated after the epochs `evaluation.epochs` lists; unset: no test metrics. */
   test?: ImageSet;
   spec: ResolvedTraining;
   evaluation: ResolvedEvaluation;
-  /** The run's seed: fixes the batch order (shared by every arm, so arms see the same batches). */
-  seed: number;
-  pixelScale: PixelScale;
-  /** @default LOCAL_REDUCER */
-  reducer?: GradientReducer;
-  signal?: AbortSignal;
-  maxStepsPerEpoch?: number;
-  /** @default true */
-  stopOnNonFinite?: boolean;
-  onProgress?: (progress: StepProgress) => void;
-  /** @default 10 */
-  progressEvery?: number;
   /** After every epoch (and its evaluation). */
   onEpoch?: (metrics: EpochMetrics) => void;
-  /** Called with the state every `checkpointEvery` steps and after each epoch (give it on one rank). */
+  /** Called with the state every `checkpointEvery` steps and after each epoch. */
   onCheckpoint?: (state: TrainState) => Promise<void>;
-  /** Steps between checkpoints; 0: only at epoch ends. @default 0 */
-  checkpointEvery?: number;
   /** Continue from a state `onCheckpoint` received (on any world size). */
   resume?: TrainState;
 }
