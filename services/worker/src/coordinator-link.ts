@@ -3,6 +3,7 @@ import type { CoordinatorClient, ShardStatus, WorkerInfo, WorkerState } from '@s
 import { createBackoff, sleep, type BackoffOptions } from './backoff.js';
 import { callUnary } from './coordinator-client.js';
 import { isServiceError, toError } from './errors.js';
+import type { LeaseKeeper, LeaseKeeperEvent } from './lease-keeper.js';
 import { silentWorkerLogger, type WorkerLogger } from './logger.js';
 
 /** What a heartbeat reports, and how to mark it sent. */
@@ -27,6 +28,8 @@ export interface CoordinatorLinkOptions {
   deadlineMs?: number;
   /** Backoff while the coordinator is unreachable. @default 200 ms doubling to 10 s, 40 % jitter */
   backoff?: BackoffOptions;
+  /** Repeats the last heartbeat from another thread while this one is busy (lease-keeper.ts). */
+  leaseKeeper?: LeaseKeeper;
   logger?: WorkerLogger;
 }
 
@@ -49,6 +52,8 @@ export interface CoordinatorLink {
   start(): void;
   /** Sends the next heartbeat now (e.g. the worker started draining). */
   heartbeatNow(): void;
+  /** What the lease keeper's thread reports: aborts to apply, a lease the coordinator no longer knows. */
+  onLeaseKeeperEvent(event: LeaseKeeperEvent): void;
   /** Resolves once registered (at once if registered), or false after `timeoutMs`. */
   whenRegistered(timeoutMs?: number): Promise<boolean>;
   /** Step 4: stops heartbeating and calls `DeregisterWorker` (errors are logged, not thrown). */
@@ -73,6 +78,9 @@ export function createCoordinatorLink(options: CoordinatorLinkOptions): Coordina
   let loop: Promise<void> | undefined;
   const registeredWaiters = new Set<() => void>();
 
+  const keep = (workerId: string, workerState: WorkerState, shards: readonly ShardStatus[]) =>
+    options.leaseKeeper?.update({ workerId, leaseId, intervalMs, state: workerState, shards });
+
   const applyAborts = (runIds: readonly string[]) => {
     if (runIds.length === 0) return;
     logger.info('the coordinator asks to abort runs', { runIds });
@@ -96,6 +104,7 @@ export function createCoordinatorLink(options: CoordinatorLinkOptions): Coordina
     });
     for (const resolve of registeredWaiters) resolve();
     registeredWaiters.clear();
+    keep(worker.workerId, worker.state, worker.shards);
     applyAborts(response.abortRunIds);
   };
 
@@ -111,6 +120,7 @@ export function createCoordinatorLink(options: CoordinatorLinkOptions): Coordina
     );
     content.commit();
     if (response.heartbeatIntervalMs > 0) intervalMs = response.heartbeatIntervalMs;
+    keep(worker.workerId, content.state, content.shards);
     applyAborts(response.abortRunIds);
   };
 
@@ -147,6 +157,7 @@ export function createCoordinatorLink(options: CoordinatorLinkOptions): Coordina
             logger.warn('the coordinator does not know this lease; registering again', { leaseId });
             state = 'REGISTERING';
             leaseId = '';
+            keep(options.describe().workerId, options.heartbeat().state, []);
             break;
           }
           // UNAVAILABLE and the like: the coordinator is away; retry with exponential backoff and jitter.
@@ -163,6 +174,8 @@ export function createCoordinatorLink(options: CoordinatorLinkOptions): Coordina
     stopController.abort();
     await loop;
     state = 'STOPPED';
+    leaseId = '';
+    await options.leaseKeeper?.stop();
   };
 
   return {
@@ -182,6 +195,15 @@ export function createCoordinatorLink(options: CoordinatorLinkOptions): Coordina
     },
     heartbeatNow() {
       wake.abort();
+    },
+    onLeaseKeeperEvent(event) {
+      if (event.type === 'abort') applyAborts(event.runIds);
+      if (event.type === 'lease-lost' && event.leaseId === leaseId && state === 'REGISTERED') {
+        logger.warn('the coordinator does not know this lease; registering again', { leaseId });
+        state = 'REGISTERING';
+        leaseId = '';
+        wake.abort();
+      }
     },
     whenRegistered(timeoutMs = 30_000) {
       if (state === 'REGISTERED') return Promise.resolve(true);

@@ -19,6 +19,7 @@ import { createCoordinatorLink, type CoordinatorLink } from './coordinator-link.
 import { createDatasetCache } from './dataset-cache.js';
 import { describeDevices } from './devices.js';
 import { toGrpcStatus, WorkerArgumentError } from './errors.js';
+import { startLeaseKeeper, type LeaseKeeperEvent } from './lease-keeper.js';
 import type { WorkerLogger } from './logger.js';
 import { addReflection } from './reflection.js';
 import type { ShardDeps } from './shard.js';
@@ -188,9 +189,12 @@ export async function createWorkerServer(deps: WorkerServerDeps): Promise<Worker
     instanceId,
   });
 
-  if (client) {
+  if (client && deps.coordinator) {
+    let onKeeperEvent: (event: LeaseKeeperEvent) => void = () => undefined;
+    const leaseKeeper = startLeaseKeeper({ coordinator: deps.coordinator, onEvent: (e) => onKeeperEvent(e), logger });
     link = createCoordinatorLink({
       client,
+      ...(leaseKeeper ? { leaseKeeper } : {}),
       describe: () => runtime.registration(),
       heartbeat: () => runtime.heartbeat(),
       onAbortRuns: (runIds) => {
@@ -199,6 +203,8 @@ export async function createWorkerServer(deps: WorkerServerDeps): Promise<Worker
       logger,
       ...(deps.tuning?.membershipBackoff ? { backoff: deps.tuning.membershipBackoff } : {}),
     });
+    const started = link;
+    onKeeperEvent = (event) => started.onLeaseKeeperEvent(event);
     link.start();
   }
 
