@@ -81,4 +81,21 @@ describe('the service on loopback: a real coordinator and 2 worker processes', (
       expect(after).toEqual(all.slice(17));
     }
   );
+
+  it.skipIf(!fs.existsSync('/usr/share/datasets/fashion-mnist'))(
+    "finds Debian's Fashion-MNIST for a spec that names no dataset root",
+    { timeout: 120_000 },
+    async () => {
+      const spec = parseSpecText(`
+name: debian-fashion
+datasets: [{ kind: fashion-mnist, trainSubset: 256, testSubset: 100, imageSize: 16 }]
+models: [{ kind: base }]
+arms: [{ initializer: pytorch-default }]
+training: { epochs: 1 }
+outputs: { report: false }
+`);
+      const done = await client.waitForCompletion((await client.submit(spec)).id);
+      expect(done.state, done.statusMessage).toBe(ExperimentState.EXPERIMENT_STATE_SUCCEEDED);
+    }
+  );
 });

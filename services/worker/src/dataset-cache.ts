@@ -10,6 +10,11 @@ export interface DatasetSplits {
 
 /** Options of {@link createDatasetCache}. */
 export interface DatasetCacheOptions {
+  /**
+   * The worker's data directory: a run without a dataset root is searched for here first (`<dataDir>/<kind dir>`),
+   * then where @supwalsh/datasets looks by default (Debian's Fashion-MNIST, `~/.cache/supwalsh/data`).
+   */
+  dataDir?: string;
   /** On-disk cache of preprocessed splits (@supwalsh/datasets' `cacheDir`). @default its default */
   cacheDir?: string;
   /** Splits kept in memory, most recently used first (runs of one experiment share them). @default 2 */
@@ -42,6 +47,7 @@ export function createDatasetCache(options: DatasetCacheOptions = {}): DatasetCa
           imageSize: dataset.imageSize,
           logger,
           ...(root === undefined ? {} : { root }),
+          ...(options.dataDir === undefined ? {} : { env: { ...process.env, SUPWALSH_DATA_DIR: options.dataDir } }),
           ...(options.cacheDir === undefined ? {} : { cacheDir: options.cacheDir }),
         };
         const loading = Promise.all([

@@ -169,7 +169,11 @@ export async function createWorkerServer(deps: WorkerServerDeps): Promise<Worker
     dataDir: deps.dataDir,
     client,
     collectiveServer,
-    datasets: createDatasetCache({ ...(deps.cacheDir === undefined ? {} : { cacheDir: deps.cacheDir }), logger }),
+    datasets: createDatasetCache({
+      dataDir: deps.dataDir,
+      ...(deps.cacheDir === undefined ? {} : { cacheDir: deps.cacheDir }),
+      logger,
+    }),
     logger,
     ...(deps.tuning?.shard ? { shardOptions: deps.tuning.shard } : {}),
     onStateChange: (state: WorkerStateName) => {

@@ -87,7 +87,7 @@ describe('parseStartShard', () => {
       ...run,
       dataset: { ...run.dataset!, kind: DatasetKind.DATASET_KIND_MNIST, root },
     });
-    expect(parseStartShard(request({}, mnist('')), context).datasetRoot).toBe('/data/mnist');
+    expect(parseStartShard(request({}, mnist('')), context).datasetRoot).toBeUndefined(); // searched: data dir, then system
     expect(parseStartShard(request({}, mnist('sets/digits')), context).datasetRoot).toBe('/data/sets/digits');
     expect(refusedField(request({}, mnist('../etc')))).toBe('run.dataset.root');
     expect(refusedField(request({}, mnist('/etc')))).toBe('run.dataset.root');

