@@ -36,17 +36,25 @@ function u32(bytes: Uint8Array, offset: number): number {
   return ((bytes[offset]! << 24) | (bytes[offset + 1]! << 16) | (bytes[offset + 2]! << 8) | bytes[offset + 3]!) >>> 0;
 }
 
-/** Parses an IDX3 unsigned-byte image file (magic 2051, count, rows, columns, then the pixels). */
-export function parseIdxImages(bytes: Uint8Array, file: string): RawImages {
-  const magic = bytes.length >= 4 ? u32(bytes, 0) : -1;
-  if (magic !== IDX_IMAGES_MAGIC) {
+/** Throws unless `bytes` start with the IDX magic number of `kind`, naming the other kind when it is that. */
+function checkMagic(bytes: Uint8Array, file: string, kind: 'images' | 'labels'): void {
+  const [expected, other, otherKind] =
+    kind === 'images'
+      ? [IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, 'a labels']
+      : [IDX_LABELS_MAGIC, IDX_IMAGES_MAGIC, 'an images'];
+  if (bytes.length < 4) throw new DatasetFormatError(file, `has ${bytes.length} bytes, too short for an IDX header`);
+  const magic = u32(bytes, 0);
+  if (magic !== expected) {
     throw new DatasetFormatError(
       file,
-      magic === -1
-        ? `has ${bytes.length} bytes, too short for an IDX header`
-        : `magic number is ${magic}, expected ${IDX_IMAGES_MAGIC} (IDX unsigned-byte images)${magic === IDX_LABELS_MAGIC ? '; this is a labels file' : ''}`
+      `magic number is ${magic}, expected ${expected} (IDX unsigned-byte ${kind})${magic === other ? `; this is ${otherKind} file` : ''}`
     );
   }
+}
+
+/** Parses an IDX3 unsigned-byte image file (magic 2051, count, rows, columns, then the pixels). */
+export function parseIdxImages(bytes: Uint8Array, file: string): RawImages {
+  checkMagic(bytes, file, 'images');
   if (bytes.length < 16)
     throw new DatasetFormatError(file, `has ${bytes.length} bytes, less than the 16-byte IDX header`);
   const count = u32(bytes, 4);
@@ -67,15 +75,7 @@ export function parseIdxImages(bytes: Uint8Array, file: string): RawImages {
 
 /** Parses an IDX1 unsigned-byte label file (magic 2049, count, then the labels) and checks labels < numClasses. */
 export function parseIdxLabels(bytes: Uint8Array, file: string, numClasses: number): Uint8Array {
-  const magic = bytes.length >= 4 ? u32(bytes, 0) : -1;
-  if (magic !== IDX_LABELS_MAGIC) {
-    throw new DatasetFormatError(
-      file,
-      magic === -1
-        ? `has ${bytes.length} bytes, too short for an IDX header`
-        : `magic number is ${magic}, expected ${IDX_LABELS_MAGIC} (IDX unsigned-byte labels)${magic === IDX_IMAGES_MAGIC ? '; this is an images file' : ''}`
-    );
-  }
+  checkMagic(bytes, file, 'labels');
   if (bytes.length < 8)
     throw new DatasetFormatError(file, `has ${bytes.length} bytes, less than the 8-byte IDX header`);
   const count = u32(bytes, 4);

@@ -180,8 +180,11 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainOutcom
           mineCount === 0
             ? null
             : () => {
-                const classes = concat(mine.map((g) => g.classes));
-                const pointTensor = tf.tensor2d(concatFloat(points), [mineCount, 2]);
+                const classes = concat(
+                  mine.map((g) => g.classes),
+                  Uint8Array
+                );
+                const pointTensor = tf.tensor2d(concat(points, Float32Array), [mineCount, 2]);
                 const codes = aux.codeTensor(classes);
                 const labels = tf.tensor1d(Int32Array.from(classes), 'int32');
                 const images = aux.model.apply([pointTensor, codes], { training: true }) as tf.Tensor;
@@ -270,18 +273,9 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainOutcom
   };
 }
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
-}
-
-function concatFloat(parts: readonly Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+/** `parts` end to end in one new array of the same kind (class codes, 2-D points). */
+function concat<T extends Uint8Array | Float32Array>(parts: readonly T[], Kind: new (length: number) => T): T {
+  const out = new Kind(parts.reduce((n, p) => n + p.length, 0));
   let offset = 0;
   for (const p of parts) {
     out.set(p, offset);

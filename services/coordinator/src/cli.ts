@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { WORKER_MAIN } from '@supwalsh/worker';
 import {
   cancelCommand,
   downloadCommand,
@@ -13,7 +14,6 @@ import {
   watchCommand,
   type CliIo,
 } from './cli/commands.js';
-import { workerMainPath } from './cli/local-cluster.js';
 
 const USAGE = `usage: nx run coordinator:<command> -- [options]   (or node services/coordinator/dist/cli.js <command>)
 
@@ -64,7 +64,7 @@ async function main(argv: string[]): Promise<number> {
     case 'serve':
       return runProcess(path.join(path.dirname(fileURLToPath(import.meta.url)), 'main.js'), rest);
     case 'worker':
-      return runProcess(workerMainPath(), rest);
+      return runProcess(WORKER_MAIN, rest);
     case undefined:
     case 'help':
     case '--help':

@@ -22,3 +22,9 @@ export interface Benchmark {
 export function defineBenchmark(benchmark: Benchmark): Benchmark {
   return benchmark;
 }
+
+/** The value after `name` in a benchmark's arguments (`--sizes 4K,16M` → `'4K,16M'`), or undefined. */
+export function option(args: readonly string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+}

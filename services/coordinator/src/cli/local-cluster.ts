@@ -1,17 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { credentials } from '@grpc/grpc-js';
 import { CoordinatorClient, WorkerState, type ListWorkersResponse } from '@supwalsh/proto';
+import { WORKER_MAIN } from '@supwalsh/worker';
 import { silentLogger, type CoordinatorLogger } from '../logger.js';
 import { createCoordinatorServer, type CoordinatorServerHandle } from '../server.js';
 import { openStore, type Store } from '../store.js';
-
-/** The worker process's entry point (services/worker's dist/main.js), found through its package. */
-export function workerMainPath(): string {
-  return path.join(path.dirname(fileURLToPath(import.meta.resolve('@supwalsh/worker'))), 'main.js');
-}
 
 export interface LocalClusterOptions {
   /** Worker processes to start. */
@@ -76,7 +71,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
     });
     const address = `127.0.0.1:${server.port}`;
     const workerIds = Array.from({ length: options.workers }, (_, i) => `local-${i}`);
-    const main = workerMainPath();
+    const main = WORKER_MAIN;
     await Promise.all(
       workerIds.map((id) => {
         const args = [

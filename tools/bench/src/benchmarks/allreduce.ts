@@ -12,7 +12,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
-import { defineBenchmark, type BenchRow } from '../benchmark.js';
+import { defineBenchmark, option, type BenchRow } from '../benchmark.js';
 import type { BenchCommand, BenchReply, TransportSettings } from './allreduce-worker.js';
 
 const WORKER = path.join(import.meta.dirname, 'allreduce-worker.js');
@@ -26,11 +26,6 @@ function parseSize(text: string): number {
   if (!match) throw new Error(`allreduce: cannot read size "${text}" (use e.g. 4K, 16M)`);
   const unit = { '': 1, K: KiB, M: MiB, G: 1024 * MiB }[match[2]!.toUpperCase() as '' | 'K' | 'M' | 'G'];
   return Number(match[1]) * unit;
-}
-
-function option(args: readonly string[], name: string): string | undefined {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1]!;

@@ -10,15 +10,10 @@
 import { fork } from 'node:child_process';
 import path from 'node:path';
 import type { ModelName } from '@supwalsh/models';
-import { defineBenchmark, type BenchRow } from '../benchmark.js';
+import { defineBenchmark, option, type BenchRow } from '../benchmark.js';
 import type { ScalingJob, ScalingMessage } from './scaling-worker.js';
 
 const WORKER = path.join(import.meta.dirname, 'scaling-worker.js');
-
-function option(args: readonly string[], name: string): string | undefined {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-}
 
 type Done = Extract<ScalingMessage, { type: 'done' }>;
 
