@@ -230,7 +230,8 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainOutcom
         const epochEnd = s === stepsPerEpoch - 1;
         if (epochEnd) epochLossSum = 0;
         const every = options.checkpointEvery ?? 0;
-        if (options.onCheckpoint && (epochEnd || (every > 0 && done % every === 0))) {
+        const scheduled = options.periodicCheckpoints !== false && (epochEnd || (every > 0 && done % every === 0));
+        if (options.onCheckpoint && (scheduled || options.checkpointNow?.())) {
           await options.onCheckpoint({
             step: done,
             auxWeights: readAll(aux.model.weights.map((v) => v.read())),

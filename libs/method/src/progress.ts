@@ -45,6 +45,13 @@ export interface PhaseOptions {
   progressEvery?: number;
   /** Steps between checkpoints (`onCheckpoint`, given on one rank); 0: only at epoch ends. @default 0 */
   checkpointEvery?: number;
+  /**
+   * Whether checkpoints are taken on schedule (every `checkpointEvery` steps and at epoch ends); false: only when
+   * `checkpointNow` asks (ranks other than 0). @default true
+   */
+  periodicCheckpoints?: boolean;
+  /** Asked after every step: true takes a checkpoint now (a draining worker hands its run over with it). */
+  checkpointNow?: () => boolean;
 }
 
 /** Measures a phase's pace for `StepProgress`. */

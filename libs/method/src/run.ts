@@ -26,9 +26,17 @@ export interface ExecuteRunOptions {
   onModel?: (model: tfl.LayersModel, stage: 'initial' | 'final') => Promise<void> | void;
   /**
    * Checkpoints: `save` gets the run's state every `everySteps` steps (0: never mid-epoch), at every epoch end and
-   * when training starts. Give it on one rank (rank 0): taking a checkpoint involves no other rank.
+   * when training starts — on one rank (rank 0): taking a checkpoint involves no other rank. With `periodic: false`
+   * (the other ranks) only when `requested()` says so after a step: every rank holds the same state, so any rank can
+   * hand the run over.
    */
-  checkpoint?: { readonly everySteps: number; save(checkpoint: RunCheckpoint): Promise<void> };
+  checkpoint?: {
+    readonly everySteps: number;
+    save(checkpoint: RunCheckpoint): Promise<void>;
+    /** @default true */
+    readonly periodic?: boolean;
+    readonly requested?: () => boolean;
+  };
   /** Continue from a checkpoint (taken on any world size). */
   resumeFrom?: RunCheckpoint;
 }
@@ -118,7 +126,12 @@ export async function executeRun(spec: RunSpec, options: ExecuteRunOptions): Pro
     };
     const resume = options.resumeFrom;
     const save = options.checkpoint?.save;
-    const every = options.checkpoint?.everySteps ?? 0;
+    const periodic = options.checkpoint?.periodic ?? true;
+    const checkpointing = {
+      checkpointEvery: options.checkpoint?.everySteps ?? 0,
+      periodicCheckpoints: periodic,
+      ...(options.checkpoint?.requested ? { checkpointNow: options.checkpoint.requested } : {}),
+    };
     if (resume?.phase === 'training') {
       pretraining = resume.pretraining;
       initial = resume.initial;
@@ -130,7 +143,7 @@ export async function executeRun(spec: RunSpec, options: ExecuteRunOptions): Pro
           classifier: model,
           spec: spec.pretraining,
           onProgress: (p) => emit({ type: 'step', runId, ...p }),
-          checkpointEvery: every,
+          ...checkpointing,
           ...(save ? { onCheckpoint: (state) => save({ phase: 'pretraining', pretrain: state }) } : {}),
           ...(resume?.phase === 'pretraining' ? { resume: resume.pretrain } : {}),
         }));
@@ -156,7 +169,7 @@ export async function executeRun(spec: RunSpec, options: ExecuteRunOptions): Pro
       });
       initial = { testLoss: r.loss, testAccuracy: r.accuracy };
     }
-    if (save && resume?.phase !== 'training') {
+    if (save && periodic && resume?.phase !== 'training') {
       // Training starts: the initialization (for Sup-Walsh, the selected snapshot) is worth keeping.
       await save({
         phase: 'training',
@@ -177,7 +190,7 @@ export async function executeRun(spec: RunSpec, options: ExecuteRunOptions): Pro
     ({ trainLossPerStep } = await train({
       ...common,
       model,
-      checkpointEvery: every,
+      ...checkpointing,
       ...(save
         ? {
             onCheckpoint: (state) =>

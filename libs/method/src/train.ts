@@ -142,7 +142,9 @@ export async function train(options: TrainOptions): Promise<TrainOutcome> {
           });
         }
         const every = options.checkpointEvery ?? 0;
-        if (options.onCheckpoint && s < stepsPerEpoch - 1 && every > 0 && done % every === 0) {
+        const scheduled = options.periodicCheckpoints !== false && every > 0 && done % every === 0;
+        // The last step of an epoch is checkpointed after the epoch's evaluation, below.
+        if (options.onCheckpoint && s < stepsPerEpoch - 1 && (scheduled || options.checkpointNow?.())) {
           await options.onCheckpoint({
             step: done,
             weights: readAll(allWeights),
@@ -174,7 +176,7 @@ export async function train(options: TrainOptions): Promise<TrainOutcome> {
       };
       epochs.push(metrics);
       options.onEpoch?.(metrics);
-      if (options.onCheckpoint) {
+      if (options.onCheckpoint && (options.periodicCheckpoints !== false || options.checkpointNow?.())) {
         await options.onCheckpoint({
           step: (epoch + 1) * stepsPerEpoch,
           weights: readAll(allWeights),

@@ -138,8 +138,13 @@ function checkUploader(run: RunRecord, header: UploadArtifactHeader): void {
       `run ${run.id} is ${run.state}: it takes no more artifacts; the shard must stop`
     );
   }
-  if (header.rank !== 0) {
-    throw new InvalidArgumentError('header.rank', `header.rank must be 0 (only rank 0 uploads), got ${header.rank}`);
+  // Every rank holds the same state after a step, so any rank may store a checkpoint: a draining worker hands its
+  // run over through one (step 11). Everything else comes from rank 0.
+  if (header.rank !== 0 && header.kind !== ArtifactKind.ARTIFACT_KIND_CHECKPOINT) {
+    throw new InvalidArgumentError(
+      'header.rank',
+      `header.rank must be 0 (only rank 0 uploads artifacts other than checkpoints), got ${header.rank}`
+    );
   }
 }
 

@@ -14,6 +14,16 @@ export interface CoordinatorSettings {
   readonly workerCallDeadlineMs: number;
   /** SubmitExperiment answers RESOURCE_EXHAUSTED while this many experiments are QUEUED or RUNNING. @default 1000 */
   readonly maxActiveExperiments: number;
+  /** SubmitExperiment answers RESOURCE_EXHAUSTED while this many experiments are QUEUED. @default 500 */
+  readonly maxQueuedExperiments: number;
+  /** WatchExperiment answers RESOURCE_EXHAUSTED while an experiment has this many open watches. @default 64 */
+  readonly maxWatchersPerExperiment: number;
+  /** Largest encoded spec SubmitExperiment takes (INVALID_ARGUMENT `spec`). @default 262144 (256 KiB) */
+  readonly maxSpecBytes: number;
+  /** Most runs a spec may expand to (INVALID_ARGUMENT `seeds`). @default 1024 */
+  readonly maxRunsPerExperiment: number;
+  /** Largest gRPC message the server takes (grpc.max_receive_message_length). @default 8388608 (8 MiB) */
+  readonly maxMessageBytes: number;
   /** LOST workers are forgotten (dropped from ListWorkers) after this long. @default 3600000 (1 h) */
   readonly forgetLostWorkersAfterMs: number;
   /** How long `shutdown()` lets calls in flight finish before cancelling them. @default 5000 */
@@ -28,6 +38,11 @@ export const DEFAULT_COORDINATOR_SETTINGS: CoordinatorSettings = {
   scheduleIntervalMs: 1000,
   workerCallDeadlineMs: 10_000,
   maxActiveExperiments: 1000,
+  maxQueuedExperiments: 500,
+  maxWatchersPerExperiment: 64,
+  maxSpecBytes: 256 * 1024,
+  maxRunsPerExperiment: 1024,
+  maxMessageBytes: 8 << 20,
   forgetLostWorkersAfterMs: 3_600_000,
   shutdownTimeoutMs: 5000,
   reportOptions: {},
@@ -52,11 +67,13 @@ export interface Effects {
   readonly completions: Set<string>;
   /** Absolute paths of files whose artifact rows were deleted. */
   readonly deletions: string[];
+  /** Runs whose ring broke and that now re-form (PROTOCOL.md step 11), for the recoveries metric. */
+  readonly reformed: { readonly runId: string; readonly cause: 'failure' | 'hand-over' }[];
   schedule: boolean;
 }
 
 export function newEffects(): Effects {
-  return { aborts: [], completions: new Set(), deletions: [], schedule: false };
+  return { aborts: [], completions: new Set(), deletions: [], reformed: [], schedule: false };
 }
 
 /** Everything the coordinator's parts share. */

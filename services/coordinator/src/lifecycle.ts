@@ -5,6 +5,7 @@ import {
   isActiveRunState,
   isTerminalExperimentState,
   isTerminalRunState,
+  phaseName,
   runStateToProto,
   type ExperimentStateName,
   type RunStateName,
@@ -90,9 +91,8 @@ export function releaseWorker(ctx: CoordinatorContext, workerId: string, runId: 
 }
 
 /**
- * Ends a run (PROTOCOL.md steps 9 and 10): stores the terminal state and its event, releases the workers whose
- * shard of the current generation has finished, asks the others to abort (step 8; they stay BUSY until their
- * shard is gone), and queues the experiment's completion once every run has ended.
+ * Ends a run (PROTOCOL.md steps 9 and 10): stores the terminal state and its event, stops its ring, and queues the
+ * experiment's completion once every run has ended.
  */
 export function endRun(
   ctx: CoordinatorContext,
@@ -104,35 +104,72 @@ export function endRun(
   if (isTerminalRunState(run.state)) return;
   const hadRing = isActiveRunState(run.state);
   setRunState(ctx, run, state, message, { endTime: ctx.clock(), phase: Phase.PHASE_UNSPECIFIED });
-  if (hadRing) {
-    const finished = new Set(
-      ctx.store
-        .listShardReports(run.id, run.generation)
-        .filter((r) => r.finishedState !== null)
-        .map((r) => r.rank)
-    );
-    run.workerIds.forEach((workerId, rank) => {
-      if (finished.has(rank)) {
-        releaseWorker(ctx, workerId, run.id);
-        return;
-      }
-      const worker = ctx.store.getWorker(workerId);
-      if (!worker || worker.assignedRunId !== run.id) return;
-      if (worker.state === 'LOST') {
-        releaseWorker(ctx, workerId, run.id);
-        return;
-      }
-      effects.aborts.push({
-        workerId,
-        address: worker.address,
-        runId: run.id,
-        generation: run.generation,
-        reason: `run ${run.id} ${state.toLowerCase()}${message ? `: ${message}` : ''}`,
-      });
-    });
-  }
+  if (hadRing) stopRing(ctx, run, effects, `run ${run.id} ${state.toLowerCase()}${message ? `: ${message}` : ''}`);
   effects.schedule = true;
   queueCompletionIfDone(ctx, effects, run.experimentId);
+}
+
+/**
+ * Stops the ring of `run`'s current generation (step 8): releases the workers whose shard has finished (or that are
+ * LOST), and asks the others to abort; they stay BUSY until their shard is gone.
+ */
+function stopRing(ctx: CoordinatorContext, run: RunRecord, effects: Effects, reason: string): void {
+  const finished = new Set(
+    ctx.store
+      .listShardReports(run.id, run.generation)
+      .filter((r) => r.finishedState !== null)
+      .map((r) => r.rank)
+  );
+  run.workerIds.forEach((workerId, rank) => {
+    const worker = ctx.store.getWorker(workerId);
+    if (!worker || worker.assignedRunId !== run.id) return;
+    if (finished.has(rank) || worker.state === 'LOST') {
+      releaseWorker(ctx, workerId, run.id);
+      return;
+    }
+    effects.aborts.push({ workerId, address: worker.address, runId: run.id, generation: run.generation, reason });
+  });
+}
+
+/**
+ * The ring of a RUNNING run broke (a worker left, a rank lost its neighbour, a draining worker handed its shard over:
+ * PROTOCOL.md step 11): the run goes REFORMING and its ring is stopped; the scheduler forms a new generation from the
+ * free workers, resuming from the run's latest checkpoint (or its start), as soon as `min_workers` are free. A run
+ * that broke more than `limits.max_run_restarts` times FAILED instead. A hand-over by a draining worker (Kubernetes
+ * eviction, a rolling upgrade) is not a failure and does not count against the limit.
+ */
+export function reformRun(
+  ctx: CoordinatorContext,
+  effects: Effects,
+  run: RunRecord,
+  reason: string,
+  cause: 'failure' | 'hand-over' = 'failure'
+): void {
+  if (run.state !== 'RUNNING') return;
+  const experiment = ctx.store.requireExperiment(run.experimentId);
+  const { maxRunRestarts } = experiment.settings.limits;
+  const failures = run.failures + (cause === 'failure' ? 1 : 0);
+  if (failures > maxRunRestarts) {
+    endRun(
+      ctx,
+      effects,
+      run,
+      'FAILED',
+      `${reason}; the ring broke ${failures} times (limits.max_run_restarts = ${maxRunRestarts})`
+    );
+    return;
+  }
+  const checkpoint = run.latestCheckpoint;
+  const from = checkpoint
+    ? `its checkpoint at ${phaseName(checkpoint.phase).toLowerCase()} step ${checkpoint.step}`
+    : 'its start (no checkpoint yet)';
+  const { minWorkers } = experiment.settings.workers;
+  const message = `${reason}; re-forming with at least ${minWorkers} free worker${minWorkers === 1 ? '' : 's'}, resuming from ${from}`;
+  const reforming = setRunState(ctx, run, 'REFORMING', message, { restarts: run.restarts + 1, failures });
+  ctx.logger.warn('run re-forming', { runId: run.id, generation: run.generation, reason, cause });
+  stopRing(ctx, reforming, effects, `run ${run.id} is re-forming: ${reason}`);
+  effects.reformed.push({ runId: run.id, cause });
+  effects.schedule = true;
 }
 
 /** Queues step 10 for an unfinished experiment whose runs have all ended. */
@@ -145,17 +182,16 @@ export function queueCompletionIfDone(ctx: CoordinatorContext, effects: Effects,
 
 /**
  * A worker left (lost its lease, deregistered, or re-registered as a new instance) while holding a shard
- * (PROTOCOL.md steps 1, 3, 4, 9): its run loses the worker (WorkersChanged WORKER_LEFT) and, in issue 6, fails;
- * the other ranks are aborted.
+ * (PROTOCOL.md steps 1, 3, 4, 9, 11): its run loses the worker (WorkersChanged WORKER_LEFT) and re-forms without it;
+ * a worker that was draining handed its shard over.
  */
 export function workerLeft(ctx: CoordinatorContext, effects: Effects, worker: WorkerRecord, reason: string): void {
   const runId = worker.assignedRunId;
   if (!runId) return;
   const run = ctx.store.getRun(runId);
-  if (!run || !isActiveRunState(run.state) || !run.workerIds.includes(worker.workerId)) {
-    releaseWorker(ctx, worker.workerId, runId);
-    return;
-  }
+  // The departed worker's shard is gone: release it first, so that stopping the ring does not try to abort it.
+  releaseWorker(ctx, worker.workerId, runId);
+  if (!run || !isActiveRunState(run.state) || !run.workerIds.includes(worker.workerId)) return;
   const remaining = run.workerIds.filter((id) => id !== worker.workerId);
   emit(ctx, run.experimentId, run.id, {
     $case: 'workersChanged',
@@ -168,7 +204,6 @@ export function workerLeft(ctx: CoordinatorContext, effects: Effects, worker: Wo
       reason,
     },
   });
-  // The departed worker's shard is gone: release it now so that endRun does not try to abort it.
-  releaseWorker(ctx, worker.workerId, run.id);
-  endRun(ctx, effects, run, 'FAILED', `worker ${worker.workerId} left the ring: ${reason}`);
+  const cause = worker.state === 'DRAINING' ? 'hand-over' : 'failure';
+  reformRun(ctx, effects, run, `worker ${worker.workerId} left the ring: ${reason}`, cause);
 }

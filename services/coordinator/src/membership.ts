@@ -15,7 +15,7 @@ import { InvalidArgumentError, NotFoundError, WrongStateError } from './errors.j
 import { newLeaseId } from './ids.js';
 import { workerLeft } from './lifecycle.js';
 import { workerToProto } from './proto-mapping.js';
-import { isActiveRunState, workerStateFromProto, type WorkerStateName } from './states.js';
+import { workerStateFromProto, type WorkerStateName } from './states.js';
 import type { WorkerRecord } from './store.js';
 
 /** Software version of this coordinator; workers must share its major (and, below 1.0, its minor) version. */
@@ -118,7 +118,7 @@ export function registerWorker(ctx: CoordinatorContext, request: RegisterWorkerR
         existing.instanceId === info.instanceId &&
         existing.state !== 'LOST' &&
         run !== undefined &&
-        isActiveRunState(run.state) &&
+        run.state === 'RUNNING' &&
         run.workerIds.includes(info.workerId) &&
         info.shards.some((s) => s.runId === run.id && s.generation === run.generation && isActiveShard(s));
       if (stillRuns) {
@@ -199,7 +199,7 @@ export function heartbeat(ctx: CoordinatorContext, request: HeartbeatRequest): H
       const run = store.getRun(shard.runId);
       const wanted =
         run !== undefined &&
-        isActiveRunState(run.state) &&
+        run.state === 'RUNNING' &&
         run.generation === shard.generation &&
         run.workerIds[shard.rank] === worker.workerId &&
         worker.assignedRunId === run.id;
@@ -208,7 +208,7 @@ export function heartbeat(ctx: CoordinatorContext, request: HeartbeatRequest): H
     let assigned = worker.assignedRunId;
     if (assigned) {
       const run = store.getRun(assigned);
-      const member = run !== undefined && isActiveRunState(run.state) && run.workerIds.includes(worker.workerId);
+      const member = run !== undefined && run.state === 'RUNNING' && run.workerIds.includes(worker.workerId);
       if (!member && !active.some((s) => s.runId === assigned)) assigned = null;
     }
     const reported = workerStateFromProto(request.state);
@@ -232,7 +232,8 @@ export function heartbeat(ctx: CoordinatorContext, request: HeartbeatRequest): H
 }
 
 /**
- * DeregisterWorker (PROTOCOL.md step 4): forgets the worker; a shard it still held is lost (its run fails).
+ * DeregisterWorker (PROTOCOL.md step 4): forgets the worker; a shard it still held is lost (its run re-forms:
+ * a hand-over when the worker was draining).
  * Idempotent; a stale lease (the worker registered again since) is ignored.
  */
 export function deregisterWorker(ctx: CoordinatorContext, request: DeregisterWorkerRequest): void {
@@ -261,7 +262,7 @@ export function listWorkers(ctx: CoordinatorContext, request: ListWorkersRequest
 
 /**
  * Lease expiry (PROTOCOL.md step 3): a worker whose last heartbeat is older than the lease is LOST and its run
- * fails (issue 6); LOST workers are forgotten after `forgetLostWorkersAfterMs`.
+ * re-forms without it (step 11); LOST workers are forgotten after `forgetLostWorkersAfterMs`.
  */
 export function expireLeases(ctx: CoordinatorContext): void {
   const { store, settings } = ctx;

@@ -1,6 +1,8 @@
 import {
   ArtifactKind,
   LogLevel,
+  Phase,
+  ShardFailure,
   ShardState,
   type ReportProgressRequest,
   type ReportProgressResponse,
@@ -8,7 +10,7 @@ import {
 } from '@supwalsh/proto';
 import { newEffects, type CoordinatorContext, type Effects } from './context.js';
 import { InvalidArgumentError, NotFoundError, StaleGenerationError, WrongStateError } from './errors.js';
-import { emit, endRun, releaseWorker } from './lifecycle.js';
+import { emit, endRun, reformRun, releaseWorker } from './lifecycle.js';
 import { isActiveRunState, shardFailureName, type ShardEndName } from './states.js';
 import type { RunRecord, ShardReportRecord } from './store.js';
 
@@ -121,6 +123,42 @@ export function reportProgress(ctx: CoordinatorContext, request: ReportProgressR
   return { ackedSequence: outcome.acked };
 }
 
+/** Order of the phases within a run: a report of an earlier phase than the run's is a replay. */
+const PHASE_ORDER: ReadonlyMap<Phase, number> = new Map([
+  [Phase.PHASE_UNSPECIFIED, 0],
+  [Phase.PHASE_PREPARING, 1],
+  [Phase.PHASE_PRETRAINING, 2],
+  [Phase.PHASE_EVALUATING, 3],
+  [Phase.PHASE_TRAINING, 4],
+]);
+const phaseOrder = (phase: Phase): number => PHASE_ORDER.get(phase) ?? 0;
+
+/**
+ * Whether rank 0's report repeats what an earlier generation of the run already reported (PROTOCOL.md step 11):
+ * a re-formed ring resumes from the latest checkpoint and reports again the steps, phases and epochs between that
+ * checkpoint and the break. Those are dropped so that every metric is stored exactly once — the first time.
+ */
+function isReplay(ctx: CoordinatorContext, run: RunRecord, payload: NonNullable<ShardReport['payload']>): boolean {
+  switch (payload.$case) {
+    case 'phaseChanged': {
+      const [next, current] = [phaseOrder(payload.value.phase), phaseOrder(run.phase)];
+      return next < current || (next === current && run.restarts > 0);
+    }
+    case 'stepProgress': {
+      const stored = run.progress;
+      if (!stored) return false;
+      const [next, current] = [phaseOrder(payload.value.phase), phaseOrder(stored.phase)];
+      return next < current || (next === current && payload.value.step <= stored.step);
+    }
+    case 'epochMetrics':
+      return ctx.store
+        .listRunMetrics(run.id)
+        .some((m) => m.phase === payload.value.phase && m.epoch === payload.value.epoch);
+    default:
+      return false;
+  }
+}
+
 /** Stores one report as its event and updates the run; returns the run and shard record after it. */
 function applyReport(
   ctx: CoordinatorContext,
@@ -138,6 +176,7 @@ function applyReport(
   const rankZeroOnly =
     payload.$case === 'phaseChanged' || payload.$case === 'stepProgress' || payload.$case === 'epochMetrics';
   if (rankZeroOnly && request.rank !== 0) return { run, record: next };
+  if (isReplay(ctx, run, payload)) return { run, record: next };
   switch (payload.$case) {
     case 'phaseChanged': {
       emit(ctx, run.experimentId, run.id, payload, time);
@@ -204,27 +243,37 @@ function applyReport(
 }
 
 /**
- * A shard of the run's current generation finished (PROTOCOL.md step 9): a failed or aborted shard fails the run
- * (issue 6; issue 7 re-forms it) and aborts the other ranks; once every rank succeeded and rank 0's
- * run-result.json is stored, the run succeeded. A rank that succeeded before the others is released at once.
+ * A shard of the run's current generation finished (PROTOCOL.md steps 9 and 11): a rank that lost its neighbour
+ * (PEER_LOST) or was aborted (a hand-over) breaks the ring and the run re-forms; any other failure fails the run and
+ * aborts the other ranks; once every rank succeeded and rank 0's run-result.json is stored, the run succeeded. A
+ * rank that finished before the others (or after its ring broke) is released at once.
  */
 function finishShard(ctx: CoordinatorContext, effects: Effects, run: RunRecord, record: ShardReportRecord): void {
   const { store } = ctx;
-  const shards = store.listShardReports(run.id, run.generation);
-  const failed = shards.find((s) => s.finishedState === 'FAILED' || s.finishedState === 'ABORTED');
-  if (failed) {
-    const failure = failed.finishedState === 'FAILED' ? ` (${shardFailureName(failed.failure)})` : '';
-    endRun(
-      ctx,
-      effects,
-      run,
-      'FAILED',
-      `rank ${failed.rank} (${failed.workerId}) ${failed.finishedState?.toLowerCase()}${failure}: ${
-        failed.message || 'no reason given'
-      }`
-    );
+  const describe = (s: ShardReportRecord) =>
+    `rank ${s.rank} (${s.workerId}) ${s.finishedState?.toLowerCase()}${
+      s.finishedState === 'FAILED' ? ` (${shardFailureName(s.failure)})` : ''
+    }: ${s.message || 'no reason given'}`;
+  const breaksRing = (s: ShardReportRecord) =>
+    s.finishedState === 'ABORTED' ||
+    (s.finishedState === 'FAILED' && s.failure === ShardFailure.SHARD_FAILURE_PEER_LOST);
+  if (record.finishedState === 'FAILED' && !breaksRing(record)) {
+    // Its own error (data, memory, a non-finite loss, a bug): another ring would meet it again.
+    endRun(ctx, effects, run, 'FAILED', describe(record));
     return;
   }
+  if (run.state === 'REFORMING') {
+    releaseWorker(ctx, record.workerId, run.id);
+    effects.schedule = true; // the run may re-form on it now
+    return;
+  }
+  if (breaksRing(record)) {
+    // A draining member (Kubernetes eviction, an upgrade) handed the run over; its neighbours saw PEER_LOST.
+    const draining = run.workerIds.some((id) => store.getWorker(id)?.state === 'DRAINING');
+    reformRun(ctx, effects, run, describe(record), draining ? 'hand-over' : 'failure');
+    return;
+  }
+  const shards = store.listShardReports(run.id, run.generation);
   const succeeded = shards.filter((s) => s.finishedState === 'SUCCEEDED').length;
   if (succeeded < run.worldSize) {
     releaseWorker(ctx, record.workerId, run.id);

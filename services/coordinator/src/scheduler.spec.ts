@@ -4,14 +4,18 @@ import { status } from '@grpc/grpc-js';
 import {
   ArtifactKind,
   Backend,
+  CheckpointRef,
   DatasetKind,
   ExperimentState,
   LogLevel,
   ModelKind,
   Phase,
   RunState,
+  ShardFailure,
   ShardState,
   WorkerState,
+  WorkersChange,
+  ShardStatus,
   type Experiment,
   type GetArtifactResponse,
   type StartShardRequest,
@@ -276,26 +280,193 @@ describe('scheduling runs on workers', () => {
     expect(again.experiment?.state).toBe(ExperimentState.EXPERIMENT_STATE_CANCELLED);
   });
 
-  it('marks a silent worker LOST when its lease expires and fails its run', async () => {
+  /** Keeps `worker` heartbeating with the shards `shards()` lists, until the returned function is called. */
+  function keepAlive(worker: FakeWorker, shards: () => ShardStatus[]): () => void {
+    const beat = () => {
+      const active = shards();
+      const state = active.length > 0 ? WorkerState.WORKER_STATE_BUSY : WorkerState.WORKER_STATE_IDLE;
+      void worker.heartbeat(state, active).catch(() => undefined);
+    };
+    const timer = setInterval(beat, 100);
+    return () => clearInterval(timer);
+  }
+
+  const finished = (state: ShardState, failure = ShardFailure.SHARD_FAILURE_UNSPECIFIED, message = '') =>
+    shardReport(1, { $case: 'shardFinished', value: { state, failure, message } });
+
+  const epochMetrics = (epoch: number, trainLoss: number) => ({
+    $case: 'epochMetrics' as const,
+    value: {
+      phase: Phase.PHASE_TRAINING,
+      epoch,
+      trainLoss,
+      trainAccuracy: 0.8,
+      testLoss: 0.5,
+      testAccuracy: 0.85,
+      trainSamples: 96,
+      testSamples: 32,
+      steps: 3,
+      durationSeconds: 1,
+    },
+  });
+
+  it('re-forms the run of a silent worker on the workers left, from its latest checkpoint', async () => {
     const c = await setUp({ leaseTtlMs: 600, heartbeatIntervalMs: 200 });
-    const worker = await addWorker(c, 'worker-a');
-    const experiment = await submit(c);
-    await waitFor(() => worker.starts[0]);
-    const done = await waitFor(async () => {
+    const a = await addWorker(c, 'worker-a');
+    const b = await addWorker(c, 'worker-b');
+    const experiment = await submit(c, minimalSpec({ workers: { minWorkers: 1 }, training: { epochs: 2 } }));
+    const first = await waitFor(() => (a.starts[0] && b.starts[0] ? a.starts[0] : undefined));
+    expect(first).toMatchObject({ worldSize: 2, generation: 1, rank: 0 });
+    let running: ShardStatus[] = [
+      ShardStatus.fromPartial({ runId: first.runId, generation: 1, rank: 0, state: ShardState.SHARD_STATE_RUNNING }),
+    ];
+    const stopA = keepAlive(a, () => running);
+    try {
+      await a.report(first, [
+        shardReport(1, {
+          $case: 'phaseChanged',
+          value: {
+            phase: Phase.PHASE_TRAINING,
+            previousPhase: 0,
+            epochsTotal: 2,
+            stepsTotal: 6,
+            pretraining: undefined,
+          },
+        }),
+        shardReport(2, epochMetrics(1, 0.6)),
+      ]);
+      const checkpoint = await a.upload(first, ArtifactKind.ARTIFACT_KIND_CHECKPOINT, 'ckpt.bin', new Uint8Array(64), {
+        checkpoint: CheckpointRef.fromPartial({ phase: Phase.PHASE_TRAINING, epoch: 1, step: 3, endOfEpoch: true }),
+      });
+      // worker-b falls silent: its lease expires, the run re-forms without it.
+      const reforming = await waitFor(async () => {
+        const run = (await getExperiment(c, experiment.id)).runs[0];
+        return run?.state === RunState.RUN_STATE_REFORMING ? run : undefined;
+      });
+      expect(reforming.statusMessage).toMatch(/worker-b left the ring: no heartbeat.*resuming from its checkpoint/);
+      expect(reforming.restarts).toBe(1);
+      // worker-a is asked to stop its shard of generation 1; once it has, it forms generation 2 alone.
+      await waitFor(() => a.aborts.find((x) => x.generation === 1));
+      running = [];
+      await a.report(first, [
+        shardReport(3, {
+          $case: 'shardFinished',
+          value: { state: ShardState.SHARD_STATE_ABORTED, failure: 0, message: 'aborted' },
+        }),
+      ]);
+      const second = await waitFor(() => a.starts[1]);
+      expect(second).toMatchObject({ generation: 2, worldSize: 1, rank: 0, phase: Phase.PHASE_TRAINING });
+      expect(second.resumeFrom?.artifactId).toBe(checkpoint.checkpoint?.artifactId);
+
+      // Generation 2 reports again what generation 1 had reported after the checkpoint: stored once.
+      const replay = [
+        shardReport(1, {
+          $case: 'phaseChanged',
+          value: {
+            phase: Phase.PHASE_PREPARING,
+            previousPhase: 0,
+            epochsTotal: 0,
+            stepsTotal: 0,
+            pretraining: undefined,
+          },
+        }),
+        shardReport(2, epochMetrics(1, 0.61)),
+        shardReport(3, epochMetrics(2, 0.4)),
+      ];
+      expect((await a.report(second, replay)).ackedSequence).toBe(3);
+      const run = (await getExperiment(c, experiment.id)).runs[0];
+      expect(run?.state).toBe(RunState.RUN_STATE_RUNNING);
+      expect(run?.phase).toBe(Phase.PHASE_TRAINING);
+      expect(run?.metrics.map((m) => [m.epoch, m.trainLoss])).toEqual([
+        [1, 0.6],
+        [2, 0.4],
+      ]);
+      const events = await watchAll(c.client, { experimentId: experiment.id, replayOnly: true });
+      const changes = events.flatMap((e) => (e.payload?.$case === 'workersChanged' ? [e.payload.value] : []));
+      expect(changes.map((w) => [w.change, w.generation, w.workerIds])).toEqual([
+        [WorkersChange.WORKERS_CHANGE_RING_FORMED, 1, ['worker-a', 'worker-b']],
+        [WorkersChange.WORKERS_CHANGE_WORKER_LEFT, 1, ['worker-a']],
+        [WorkersChange.WORKERS_CHANGE_RING_REFORMED, 2, ['worker-a']],
+      ]);
+      expect(events.filter((e) => e.payload?.$case === 'epochMetrics')).toHaveLength(2);
+      const { workers: lost } = await unary(c.client.listWorkers.bind(c.client), {
+        states: [WorkerState.WORKER_STATE_LOST],
+      });
+      expect(lost.map((w) => w.workerId)).toEqual(['worker-b']);
+      expect((await rejection(b.heartbeat())).code).toBe(status.NOT_FOUND);
+    } finally {
+      stopA();
+    }
+  });
+
+  it('waits in REFORMING for a replacement when too few workers are left, and fails past max_run_restarts', async () => {
+    const c = await setUp();
+    const a = await addWorker(c, 'worker-a');
+    const b = await addWorker(c, 'worker-b');
+    const experiment = await submit(c, minimalSpec({ workers: { minWorkers: 2 }, limits: { maxRunRestarts: 1 } }));
+    const first = await waitFor(() => (a.starts[0] && b.starts[0] ? b.starts[0] : undefined));
+    // Rank 1 lost its neighbour: the ring breaks (1 of 1 allowed restarts), rank 0 is aborted.
+    await b.report(first, [
+      finished(ShardState.SHARD_STATE_FAILED, ShardFailure.SHARD_FAILURE_PEER_LOST, 'peer 0 gone'),
+    ]);
+    // worker-b leaves for good; rank 0 stops: with one worker free the run waits, visibly.
+    await unary(b.client.deregisterWorker.bind(b.client), { workerId: 'worker-b', leaseId: b.leaseId, reason: 'gone' });
+    await waitFor(() => a.aborts[0]);
+    await a.report(a.starts[0]!, [finished(ShardState.SHARD_STATE_ABORTED)]);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const waiting = (await getExperiment(c, experiment.id)).runs[0];
+    expect(waiting?.state).toBe(RunState.RUN_STATE_REFORMING);
+    expect(waiting?.statusMessage).toMatch(/re-forming with at least 2 free workers/);
+    expect(a.starts).toHaveLength(1);
+    // A replacement registers: generation 2 forms; its ring breaks again, past the limit: the run fails.
+    const replacement = await addWorker(c, 'worker-c');
+    const second = await waitFor(() => replacement.starts[0]);
+    expect(second.generation).toBe(2);
+    await replacement.report(second, [
+      finished(ShardState.SHARD_STATE_FAILED, ShardFailure.SHARD_FAILURE_PEER_LOST, 'peer gone again'),
+    ]);
+    const failed = await waitFor(async () => {
       const e = await getExperiment(c, experiment.id);
       return e.state === ExperimentState.EXPERIMENT_STATE_FAILED ? e : undefined;
     });
-    expect(done.runs[0]?.state).toBe(RunState.RUN_STATE_FAILED);
-    expect(done.runs[0]?.statusMessage).toMatch(/worker-a left the ring: no heartbeat/);
-    const { workers: listed } = await unary(c.client.listWorkers.bind(c.client), {
-      states: [WorkerState.WORKER_STATE_LOST],
+    expect(failed.runs[0]?.statusMessage).toMatch(/the ring broke 2 times \(limits.max_run_restarts = 1\)/);
+  });
+
+  it("hands a draining worker's run over without counting it against max_run_restarts", async () => {
+    const c = await setUp();
+    const a = await addWorker(c, 'worker-a');
+    const experiment = await submit(c, minimalSpec({ limits: { maxRunRestarts: 0 } }));
+    const first = await waitFor(() => a.starts[0]);
+    await a.heartbeat(WorkerState.WORKER_STATE_DRAINING);
+    await a.upload(first, ArtifactKind.ARTIFACT_KIND_CHECKPOINT, 'ckpt.bin', new Uint8Array(8), {
+      checkpoint: CheckpointRef.fromPartial({ phase: Phase.PHASE_TRAINING, epoch: 1, step: 2 }),
     });
-    expect(listed.map((w) => w.workerId)).toEqual(['worker-a']);
-    const expired = await rejection(worker.heartbeat());
-    expect(expired.code).toBe(status.NOT_FOUND);
-    const events = await watchAll(c.client, { experimentId: experiment.id, replayOnly: true });
-    const left = events.find((e) => e.payload?.$case === 'workersChanged' && e.payload.value.workerId === 'worker-a');
-    expect(left).toBeDefined();
+    await a.report(first, [finished(ShardState.SHARD_STATE_ABORTED, 0, 'handed over: draining')]);
+    await unary(a.client.deregisterWorker.bind(a.client), {
+      workerId: 'worker-a',
+      leaseId: a.leaseId,
+      reason: 'SIGTERM',
+    });
+    const b = await addWorker(c, 'worker-b');
+    const second = await waitFor(() => b.starts[0]);
+    expect(second).toMatchObject({ generation: 2, phase: Phase.PHASE_TRAINING });
+    expect(second.resumeFrom?.step).toBe(2);
+    const run = (await getExperiment(c, experiment.id)).runs[0];
+    expect(run).toMatchObject({ state: RunState.RUN_STATE_RUNNING, restarts: 1 });
+  });
+
+  it('fails the run at once on a rank failure that another ring would meet again', async () => {
+    const c = await setUp();
+    const a = await addWorker(c, 'worker-a');
+    const experiment = await submit(c);
+    const first = await waitFor(() => a.starts[0]);
+    await a.report(first, [finished(ShardState.SHARD_STATE_FAILED, ShardFailure.SHARD_FAILURE_OUT_OF_MEMORY, 'OOM')]);
+    const failed = await waitFor(async () => {
+      const e = await getExperiment(c, experiment.id);
+      return e.state === ExperimentState.EXPERIMENT_STATE_FAILED ? e : undefined;
+    });
+    expect(failed.runs[0]?.statusMessage).toMatch(/rank 0 \(worker-a\) failed \(OUT_OF_MEMORY\): OOM/);
+    expect(failed.runs[0]?.restarts).toBe(0);
   });
 
   it('fails a run that runs longer than limits.run_timeout_seconds and aborts its shard', async () => {

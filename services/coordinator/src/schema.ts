@@ -117,6 +117,10 @@ export const MIGRATIONS: readonly string[] = [
     last_heartbeat    INTEGER NOT NULL
   );
   `,
+  // 2: issue 7 — breaks of a run's ring that count against limits.max_run_restarts (restarts also counts hand-overs).
+  `
+  ALTER TABLE runs ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;
+  `,
 ];
 
 /** The schema version this build writes (the number of migrations). */

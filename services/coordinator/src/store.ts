@@ -77,7 +77,10 @@ export interface RunRecord {
   readonly generation: number;
   readonly workerIds: readonly string[];
   readonly backend: Backend;
+  /** Times the ring broke and re-formed, hand-overs included (Run.restarts). */
   readonly restarts: number;
+  /** Breaks that count against limits.max_run_restarts (hand-overs by draining workers do not). */
+  readonly failures: number;
   readonly latestCheckpoint: CheckpointRef | null;
   readonly progress: StepProgress | null;
   readonly pretraining: PretrainingSummary | null;
@@ -194,6 +197,7 @@ function runFromRow(row: Row): RunRecord {
     workerIds: JSON.parse(str(row.worker_ids)) as string[],
     backend: backendValue(str(row.backend)),
     restarts: num(row.restarts),
+    failures: num(row.failures),
     latestCheckpoint: checkpoint ? CheckpointRef.decode(checkpoint) : null,
     progress: progress ? StepProgress.decode(progress) : null,
     pretraining: pretraining ? PretrainingSummary.decode(pretraining) : null,
@@ -256,6 +260,7 @@ export interface RunPatch {
   workerIds?: readonly string[];
   backend?: Backend;
   restarts?: number;
+  failures?: number;
   latestCheckpoint?: CheckpointRef | null;
   progress?: StepProgress | null;
   pretraining?: PretrainingSummary | null;
@@ -561,6 +566,7 @@ export class Store {
     if (patch.workerIds !== undefined) columns.worker_ids = JSON.stringify(patch.workerIds);
     if (patch.backend !== undefined) columns.backend = backendName(patch.backend);
     if (patch.restarts !== undefined) columns.restarts = patch.restarts;
+    if (patch.failures !== undefined) columns.failures = patch.failures;
     if (patch.latestCheckpoint !== undefined) {
       columns.latest_checkpoint =
         patch.latestCheckpoint && bytes(CheckpointRef.encode(patch.latestCheckpoint).finish());

@@ -88,6 +88,13 @@ export interface Shard {
    * rank waits on it), it reports `ShardFinished{ABORTED}`. No effect once ended.
    */
   abort(reason: string): void;
+  /**
+   * Hands the run over (step 4, a draining worker; step 11): after the step in progress, stores a checkpoint — any
+   * rank can, they all hold the same state — then stops as `abort` does, so that the run re-forms from that
+   * checkpoint without this worker. A shard not yet training, or one that takes longer than `timeoutMs`, is
+   * aborted. Resolves as `done`.
+   */
+  handOver(reason: string, timeoutMs: number): Promise<ShardStatus>;
   /** Resolves with the final status once `ShardFinished` is acknowledged (or could not be delivered). */
   readonly done: Promise<ShardStatus>;
 }
@@ -142,6 +149,8 @@ export function startShard(deps: ShardDeps): Shard {
    * which the run then records only as text.
    */
   let sideFailure: Error | undefined;
+  /** Set by `handOver`: the next step boundary stores a checkpoint, then the shard stops. */
+  let handOverReason: string | undefined;
 
   const closeRing = (): Promise<void> => {
     if (!ring) return Promise.resolve();
@@ -288,6 +297,8 @@ export function startShard(deps: ShardDeps): Shard {
     };
     const client = rank === 0 ? deps.client : undefined;
     const uploads = createUploads(client);
+    // Rank 0 checkpoints on schedule; every rank can store the checkpoint of a hand-over.
+    const checkpoint = deps.client ? checkpointSink(deps.client, splits.train.length) : undefined;
     let finalModel: TfjsModelFiles | undefined;
     const result = await executeRun(request.runSpec, {
       train: splits.train,
@@ -305,7 +316,7 @@ export function startShard(deps: ShardDeps): Shard {
           );
         }
       },
-      ...(client ? { checkpoint: checkpointSink(client, splits.train.length) } : {}),
+      ...(checkpoint ? { checkpoint } : {}),
       ...(resumeFrom ? { resumeFrom } : {}),
     });
     await closeRing();
@@ -376,10 +387,17 @@ export function startShard(deps: ShardDeps): Shard {
     });
     return {
       everySteps: request.checkpointEverySteps,
+      periodic: rank === 0,
+      requested: () => handOverReason !== undefined,
       save: async (checkpoint: RunCheckpoint) => {
         try {
           await uploader.save(checkpoint);
+          if (handOverReason !== undefined) {
+            logger.info('checkpoint stored for the hand-over; stopping', { ...fields, reason: handOverReason });
+            abort(`handed over: ${handOverReason}`);
+          }
         } catch (error: unknown) {
+          if (handOverReason !== undefined) abort(`handed over without a new checkpoint: ${handOverReason}`);
           if (error instanceof StaleShardError) {
             sideFailure ??= error;
             abort(error.message);
@@ -446,8 +464,21 @@ export function startShard(deps: ShardDeps): Shard {
     }
   );
 
+  const handOver = (reason: string, timeoutMs: number): Promise<ShardStatus> => {
+    if (outcome || controller.signal.aborted) return done;
+    if (state !== 'RUNNING' || !deps.client) {
+      abort(reason);
+      return done;
+    }
+    handOverReason = reason;
+    logger.info('handing the shard over at the next step', { ...fields, reason });
+    const timer = setTimeout(() => abort(`no step ended within ${timeoutMs} ms to hand over at: ${reason}`), timeoutMs);
+    return done.finally(() => clearTimeout(timer));
+  };
+
   return {
     request,
+    handOver,
     get state() {
       return state;
     },

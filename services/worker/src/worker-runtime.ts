@@ -53,6 +53,8 @@ export interface WorkerRuntimeOptions {
   shardOptions?: Pick<ShardDeps, 'tmpDir' | 'reporter' | 'finishTimeoutMs'>;
   /** Called whenever the worker's state changes (to heartbeat at once). */
   onStateChange?: (state: WorkerStateName) => void;
+  /** Longest wait for a draining shard to reach a step and store its hand-over checkpoint. @default 60 000 */
+  handOverTimeoutMs?: number;
 }
 
 /** The worker's shards and state: what the Worker service and the coordinator link act on. */
@@ -70,7 +72,10 @@ export interface WorkerRuntime {
   registration(): WorkerInfo;
   /** The next heartbeat's state and shards (running, and ended since the previous heartbeat). */
   heartbeat(): HeartbeatContent;
-  /** Step 4: DRAINING; aborts the running shard and waits until its `ShardFinished` is delivered. */
+  /**
+   * Step 4: DRAINING; the running shard hands its run over (a checkpoint at its next step, then it stops) and this
+   * waits until its `ShardFinished` is delivered.
+   */
   drain(reason: string): Promise<void>;
   /** Marks the worker STOPPED (after deregistering). */
   stop(): void;
@@ -218,10 +223,8 @@ export function createWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntim
         draining = true;
         options.onStateChange?.(stateName());
       }
-      const active = running();
-      // Issue 7 will checkpoint and hand over first; here the shard is aborted (step 4 → step 8).
-      for (const s of active) s.abort(reason);
-      await Promise.all(active.map((s) => s.done));
+      // Step 4: the running shard stores a checkpoint at its next step and stops; the run re-forms without us.
+      await Promise.all(running().map((s) => s.handOver(reason, options.handOverTimeoutMs ?? 60_000)));
     },
     stop() {
       stopped = true;

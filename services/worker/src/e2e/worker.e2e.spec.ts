@@ -316,7 +316,7 @@ describe('worker processes', () => {
     });
   });
 
-  it('drains on SIGTERM: aborts its shard, flushes its reports, deregisters and exits 0', async () => {
+  it('drains on SIGTERM: hands its shard over with a checkpoint, flushes its reports, deregisters and exits 0', async () => {
     const w1 = workers[1]!;
     const requests = ringRequests('exp-test.r4', longRun(), workers);
     await Promise.all(requests.map((r, rank) => clients[rank]!.startShard(r)));
@@ -324,8 +324,14 @@ describe('worker processes', () => {
     w1.child.kill('SIGTERM');
     expect(await w1.exited).toBe(0);
     expect(fake.finished('exp-test.r4', 1, 1)?.payload).toMatchObject({
-      value: { state: ShardState.SHARD_STATE_ABORTED, message: expect.stringContaining('SIGTERM') },
+      value: { state: ShardState.SHARD_STATE_ABORTED, message: expect.stringMatching(/handed over: .*SIGTERM/) },
     });
+    // Rank 1 stored the checkpoint the run re-forms from (every rank holds the same state after a step).
+    const handedOver = fake
+      .artifactsOf('exp-test.r4')
+      .filter((a) => a.header.kind === ArtifactKind.ARTIFACT_KIND_CHECKPOINT && a.header.rank === 1);
+    expect(handedOver).toHaveLength(1);
+    expect(handedOver[0]?.header.checkpoint?.phase).toBe(Phase.PHASE_TRAINING);
     expect(fake.deregistrations.map((d) => d.workerId)).toContain('w1');
     expect(fake.heartbeats.some((h) => h.workerId === 'w1' && h.state === WorkerState.WORKER_STATE_DRAINING)).toBe(
       true
