@@ -57,6 +57,11 @@ export interface Collective {
   close(): Promise<void>;
 }
 
+/** Bucket bounds of `supwalsh.collective.duration`, in seconds: a barrier on loopback to a slow ring's large bucket. */
+const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+/** Bucket bounds of the bandwidth histograms, in bytes per second: 1 MB/s to 100 GB/s. */
+const BANDWIDTH_BUCKETS = [1e6, 1e7, 5e7, 1e8, 2.5e8, 5e8, 1e9, 2.5e9, 5e9, 1e10, 2.5e10, 5e10, 1e11];
+
 const SPAN_OF: Record<RingOperation, string> = {
   all_reduce: SPAN_NAMES.collectiveAllReduce,
   broadcast: SPAN_NAMES.collectiveBroadcast,
@@ -183,9 +188,21 @@ class RingCollective implements Collective {
         description: 'Buffer bytes of operations',
       }),
       wireBytes: meter.createCounter(METRIC_NAMES.collectiveWireBytes, { unit: 'By', description: 'Bytes sent' }),
-      duration: meter.createHistogram(METRIC_NAMES.collectiveDuration, { unit: 's', description: 'Operation time' }),
-      algbw: meter.createHistogram(METRIC_NAMES.collectiveAlgBandwidth, { unit: 'By/s', description: 'size / time' }),
-      busbw: meter.createHistogram(METRIC_NAMES.collectiveBusBandwidth, { unit: 'By/s', description: 'bus bandwidth' }),
+      duration: meter.createHistogram(METRIC_NAMES.collectiveDuration, {
+        unit: 's',
+        description: 'Operation time',
+        advice: { explicitBucketBoundaries: DURATION_BUCKETS },
+      }),
+      algbw: meter.createHistogram(METRIC_NAMES.collectiveAlgBandwidth, {
+        unit: 'By/s',
+        description: 'size / time',
+        advice: { explicitBucketBoundaries: BANDWIDTH_BUCKETS },
+      }),
+      busbw: meter.createHistogram(METRIC_NAMES.collectiveBusBandwidth, {
+        unit: 'By/s',
+        description: 'bus bandwidth',
+        advice: { explicitBucketBoundaries: BANDWIDTH_BUCKETS },
+      }),
       errors: meter.createCounter(METRIC_NAMES.collectiveErrors, { description: 'Failed operations' }),
     };
     this.left = (this.rank - 1 + this.worldSize) % this.worldSize;

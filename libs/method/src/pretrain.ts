@@ -1,11 +1,13 @@
 import { createClassGroupSampler, imageBatch, shardRange, type ClassGroup } from '@supwalsh/datasets';
 import { deriveSeed } from '@supwalsh/engine';
 import { setDropoutStep } from '@supwalsh/models';
+import { ATTR, SPAN_NAMES, withSpan, withSpanSync } from '@supwalsh/telemetry';
 import { createTsne, type TsneRunner } from '@supwalsh/tsne';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { createAuxiliaryNetwork } from './aux-net.js';
 import { NonFiniteLossError } from './errors.js';
+import { stepInstruments } from './instrumentation.js';
 import { createOptimizer } from './optimizer.js';
 import { PhaseClock, secondsSince, type PhaseOptions } from './progress.js';
 import { LOCAL_REDUCER, ShardedStep, sumCrossEntropy } from './reducer.js';
@@ -132,13 +134,16 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainOutcom
   }
   const firstStep = resume?.step ?? 0;
   let epochLossSum = resume?.epochLossSum ?? 0;
+  const instruments = stepInstruments('pretraining');
 
   const embed = (group: ClassGroup): Float32Array => {
     const k = group.indices.length;
     if (k < 2) return new Float32Array(2 * k); // one point has nothing to be near: the origin
     const t = performance.now();
     const images = imageBatch(train, group.indices, pixelScale);
-    const { embedding } = runnerFor(k).run(images, { seed: deriveSeed(seed, 'tsne', group.epoch, group.index) });
+    const { embedding } = withSpanSync(instruments.tracer, SPAN_NAMES.tsne, { [ATTR.tsneRows]: k }, () =>
+      runnerFor(k).run(images, { seed: deriveSeed(seed, 'tsne', group.epoch, group.index) })
+    );
     tsneSeconds += secondsSince(t);
     return Float32Array.from(embedding);
   };
@@ -151,54 +156,68 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainOutcom
         s++
       ) {
         options.signal?.throwIfAborted();
-        const first = s * spec.groupsPerStep;
-        const all = Array.from({ length: Math.min(spec.groupsPerStep, sampler.groupsPerEpoch - first) }, (_, i) =>
-          sampler.group(epoch, first + i)
+        const done = epoch * stepsPerEpoch + s + 1;
+        // The step's span covers its t-SNE, forward, backward, all-reduce and update (not progress or checkpoints).
+        const reduced = await withSpan(
+          instruments.tracer,
+          SPAN_NAMES.pretrainStep,
+          { [ATTR.epoch]: epoch + 1, [ATTR.step]: done },
+          async (span) => {
+            const stepStart = performance.now();
+            const first = s * spec.groupsPerStep;
+            const all = Array.from({ length: Math.min(spec.groupsPerStep, sampler.groupsPerEpoch - first) }, (_, i) =>
+              sampler.group(epoch, first + i)
+            );
+            const globalCount = all.reduce((n, g) => n + g.indices.length, 0);
+            incompleteGroups += all.filter((g) => g.missing.length > 0).length;
+            const range = shardRange(all.length, reducer.rank, reducer.worldSize);
+            const mine = all.slice(range.start, range.end);
+            const points = mine.map(embed);
+            for (let i = 0; i < mine.length && embeddings.length < keep; i++) {
+              const g = mine[i] as ClassGroup;
+              const p = points[i] as Float32Array;
+              embeddings.push({
+                epoch: g.epoch,
+                index: g.index,
+                classes: Array.from(g.classes),
+                points: Array.from(
+                  { length: g.classes.length },
+                  (_, j) => [p[2 * j] as number, p[2 * j + 1] as number] as const
+                ),
+                codes: Array.from(g.classes).map((cls) => Array.from(aux.codes[cls] as Int8Array)),
+              });
+            }
+            const mineCount = mine.reduce((n, g) => n + g.indices.length, 0);
+            const offset = all.slice(0, range.start).reduce((n, g) => n + g.indices.length, 0);
+            const forward =
+              mineCount === 0
+                ? null
+                : () => {
+                    const classes = concat(
+                      mine.map((g) => g.classes),
+                      Uint8Array
+                    );
+                    const pointTensor = tf.tensor2d(concat(points, Float32Array), [mineCount, 2]);
+                    const codes = aux.codeTensor(classes);
+                    const labels = tf.tensor1d(Int32Array.from(classes), 'int32');
+                    const images = aux.model.apply([pointTensor, codes], { training: true }) as tf.Tensor;
+                    const logits = classifier.apply(images, { training: true }) as tf.Tensor2D;
+                    return sumCrossEntropy(logits, labels);
+                  };
+            setDropoutStep(classifier, PRETRAINING_DROPOUT_STEPS + lossPerStep.length, { offset, total: globalCount });
+            const reduced = await step.run(forward, globalCount);
+            if (!Number.isFinite(reduced.loss) && (options.stopOnNonFinite ?? true)) {
+              reduced.grads.forEach((g) => g.dispose());
+              throw new NonFiniteLossError('pretraining', lossPerStep.length, reduced.loss);
+            }
+            optimizer.apply(reduced.grads);
+            reduced.grads.forEach((g) => g.dispose());
+            span.setAttributes({ [ATTR.stepSamples]: globalCount, [ATTR.loss]: reduced.loss });
+            instruments.recordStep(secondsSince(stepStart), mineCount);
+            return { loss: reduced.loss, globalCount };
+          }
         );
-        const globalCount = all.reduce((n, g) => n + g.indices.length, 0);
-        incompleteGroups += all.filter((g) => g.missing.length > 0).length;
-        const range = shardRange(all.length, reducer.rank, reducer.worldSize);
-        const mine = all.slice(range.start, range.end);
-        const points = mine.map(embed);
-        for (let i = 0; i < mine.length && embeddings.length < keep; i++) {
-          const g = mine[i] as ClassGroup;
-          const p = points[i] as Float32Array;
-          embeddings.push({
-            epoch: g.epoch,
-            index: g.index,
-            classes: Array.from(g.classes),
-            points: Array.from(
-              { length: g.classes.length },
-              (_, j) => [p[2 * j] as number, p[2 * j + 1] as number] as const
-            ),
-            codes: Array.from(g.classes).map((cls) => Array.from(aux.codes[cls] as Int8Array)),
-          });
-        }
-        const mineCount = mine.reduce((n, g) => n + g.indices.length, 0);
-        const offset = all.slice(0, range.start).reduce((n, g) => n + g.indices.length, 0);
-        const forward =
-          mineCount === 0
-            ? null
-            : () => {
-                const classes = concat(
-                  mine.map((g) => g.classes),
-                  Uint8Array
-                );
-                const pointTensor = tf.tensor2d(concat(points, Float32Array), [mineCount, 2]);
-                const codes = aux.codeTensor(classes);
-                const labels = tf.tensor1d(Int32Array.from(classes), 'int32');
-                const images = aux.model.apply([pointTensor, codes], { training: true }) as tf.Tensor;
-                const logits = classifier.apply(images, { training: true }) as tf.Tensor2D;
-                return sumCrossEntropy(logits, labels);
-              };
-        setDropoutStep(classifier, PRETRAINING_DROPOUT_STEPS + lossPerStep.length, { offset, total: globalCount });
-        const reduced = await step.run(forward, globalCount);
-        if (!Number.isFinite(reduced.loss) && (options.stopOnNonFinite ?? true)) {
-          reduced.grads.forEach((g) => g.dispose());
-          throw new NonFiniteLossError('pretraining', lossPerStep.length, reduced.loss);
-        }
-        optimizer.apply(reduced.grads);
-        reduced.grads.forEach((g) => g.dispose());
+        const { globalCount } = reduced;
         lossPerStep.push(reduced.loss);
         epochLossSum += reduced.loss;
         const better = spec.snapshotSelection === 'last' || reduced.loss < selectedLoss;
@@ -209,7 +228,6 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainOutcom
           selectedStep = lossPerStep.length - 1;
           selectedLoss = reduced.loss;
         }
-        const done = epoch * stepsPerEpoch + s + 1;
         const pace = clock.tick(globalCount, done);
         if (options.onProgress && (done % progressEvery === 0 || s === stepsPerEpoch - 1)) {
           options.onProgress({

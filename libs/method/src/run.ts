@@ -1,6 +1,8 @@
+import { SpanStatusCode } from '@opentelemetry/api';
 import { imageBatch, type ImageSet } from '@supwalsh/datasets';
 import { deriveSeed } from '@supwalsh/engine';
 import { buildModel, countParameters, type InitializerName } from '@supwalsh/models';
+import { ATTR, getTracer, SPAN_NAMES, withSpan } from '@supwalsh/telemetry';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { MethodEvent } from './events.js';
@@ -45,9 +47,26 @@ export interface ExecuteRunOptions {
  * One (dataset, model, arm, seed) run: the classifier with the arm's initialization — for `sup-walsh`, the base
  * initialization then pretraining — then ordinary training and evaluation. Every arm of a seed starts from the same
  * base weights and sees the same batches, so arms differ only by their initialization. Never throws for a failed
- * run: the error is in the result (`status`, `error`); an abort gives `cancelled`.
+ * run: the error is in the result (`status`, `error`); an abort gives `cancelled`. Traced as one `supwalsh.run` span
+ * (status ERROR for a failed run), the parent of its steps, evaluations and checkpoints.
  */
-export async function executeRun(spec: RunSpec, options: ExecuteRunOptions): Promise<RunResult> {
+export function executeRun(spec: RunSpec, options: ExecuteRunOptions): Promise<RunResult> {
+  const attributes = {
+    [ATTR.runLabel]: spec.runId,
+    [ATTR.model]: spec.model,
+    [ATTR.dataset]: spec.dataset.kind,
+    [ATTR.arm]: spec.arm.name,
+    [ATTR.rank]: options.reducer?.rank ?? 0,
+    [ATTR.worldSize]: options.reducer?.worldSize ?? 1,
+  };
+  return withSpan(getTracer(), SPAN_NAMES.run, attributes, async (span) => {
+    const result = await runOnce(spec, options);
+    if (result.status === 'failed') span.setStatus({ code: SpanStatusCode.ERROR, message: result.error ?? 'failed' });
+    return result;
+  });
+}
+
+async function runOnce(spec: RunSpec, options: ExecuteRunOptions): Promise<RunResult> {
   const started = performance.now();
   const emit = options.onEvent ?? (() => {});
   const { runId } = spec;
@@ -125,7 +144,19 @@ export async function executeRun(spec: RunSpec, options: ExecuteRunOptions): Pro
       progressEvery: spec.outputs.progressEverySteps,
     };
     const resume = options.resumeFrom;
-    const save = options.checkpoint?.save;
+    const sink = options.checkpoint?.save;
+    const save =
+      sink &&
+      ((checkpoint: RunCheckpoint) =>
+        withSpan(
+          getTracer(),
+          SPAN_NAMES.checkpointSave,
+          {
+            [ATTR.phase]: checkpoint.phase,
+            [ATTR.step]: checkpoint.phase === 'pretraining' ? checkpoint.pretrain.step : checkpoint.train.step,
+          },
+          () => sink(checkpoint)
+        ));
     const periodic = options.checkpoint?.periodic ?? true;
     const checkpointing = {
       checkpointEvery: options.checkpoint?.everySteps ?? 0,

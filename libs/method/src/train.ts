@@ -8,9 +8,11 @@ import {
 } from '@supwalsh/datasets';
 import { deriveSeed } from '@supwalsh/engine';
 import { setDropoutStep } from '@supwalsh/models';
+import { ATTR, getTracer, SPAN_NAMES, withSpan } from '@supwalsh/telemetry';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { NonFiniteLossError } from './errors.js';
+import { stepInstruments } from './instrumentation.js';
 import { createOptimizer } from './optimizer.js';
 
 import { PhaseClock, secondsSince, type PhaseOptions } from './progress.js';
@@ -91,6 +93,7 @@ export async function train(options: TrainOptions): Promise<TrainOutcome> {
   }
   const firstStep = resume?.step ?? 0;
   const firstEpoch = Math.floor(firstStep / stepsPerEpoch);
+  const instruments = stepInstruments('training');
   try {
     for (let epoch = firstEpoch; epoch < spec.epochs; epoch++) {
       const partial = epoch === firstEpoch && firstStep % stepsPerEpoch !== 0 ? resume?.partial : undefined;
@@ -104,22 +107,34 @@ export async function train(options: TrainOptions): Promise<TrainOutcome> {
         const range = shardRange(batch.length, reducer.rank, reducer.worldSize);
         const mine = batch.subarray(range.start, range.end);
         const done = epoch * stepsPerEpoch + s + 1;
-        setDropoutStep(model, done - 1, { offset: range.start, total: batch.length });
-        const forward =
-          mine.length === 0
-            ? null
-            : () => {
-                const x = tf.tensor4d(imageBatch(options.train, mine, pixelScale), [mine.length, h, w, c]);
-                const y = tf.tensor1d(labelBatch(options.train, mine), 'int32');
-                return sumCrossEntropy(model.apply(x, { training: true }) as tf.Tensor2D, y);
-              };
-        const reduced = await step.run(forward, batch.length);
-        if (!Number.isFinite(reduced.loss) && (options.stopOnNonFinite ?? true)) {
-          reduced.grads.forEach((g) => g.dispose());
-          throw new NonFiniteLossError('training', trainLossPerStep.length, reduced.loss);
-        }
-        optimizer.apply(reduced.grads);
-        reduced.grads.forEach((g) => g.dispose());
+        // The step's span covers forward, backward, all-reduce and update (not progress or checkpoints).
+        const reduced = await withSpan(
+          instruments.tracer,
+          SPAN_NAMES.trainStep,
+          { [ATTR.epoch]: epoch + 1, [ATTR.step]: done, [ATTR.stepSamples]: batch.length },
+          async (span) => {
+            const stepStart = performance.now();
+            setDropoutStep(model, done - 1, { offset: range.start, total: batch.length });
+            const forward =
+              mine.length === 0
+                ? null
+                : () => {
+                    const x = tf.tensor4d(imageBatch(options.train, mine, pixelScale), [mine.length, h, w, c]);
+                    const y = tf.tensor1d(labelBatch(options.train, mine), 'int32');
+                    return sumCrossEntropy(model.apply(x, { training: true }) as tf.Tensor2D, y);
+                  };
+            const reduced = await step.run(forward, batch.length);
+            if (!Number.isFinite(reduced.loss) && (options.stopOnNonFinite ?? true)) {
+              reduced.grads.forEach((g) => g.dispose());
+              throw new NonFiniteLossError('training', trainLossPerStep.length, reduced.loss);
+            }
+            optimizer.apply(reduced.grads);
+            reduced.grads.forEach((g) => g.dispose());
+            span.setAttribute(ATTR.loss, reduced.loss);
+            instruments.recordStep(secondsSince(stepStart), mine.length);
+            return { loss: reduced.loss, correct: reduced.correct };
+          }
+        );
         trainLossPerStep.push(reduced.loss);
         lossSum += reduced.loss;
         correct += reduced.correct;
@@ -203,7 +218,19 @@ export interface EvaluateOptions {
 }
 
 /** Mean cross-entropy and accuracy of `model` over all of `set` (inference mode: no dropout, BatchNorm's running statistics). */
-export async function evaluate(
+export function evaluate(
+  model: tfl.LayersModel,
+  set: ImageSet,
+  options: EvaluateOptions
+): Promise<{ loss: number; accuracy: number }> {
+  return withSpan(getTracer(), SPAN_NAMES.evaluate, { [ATTR.stepSamples]: set.length }, async (span) => {
+    const result = await evaluateSet(model, set, options);
+    span.setAttribute(ATTR.loss, result.loss);
+    return result;
+  });
+}
+
+async function evaluateSet(
   model: tfl.LayersModel,
   set: ImageSet,
   options: EvaluateOptions

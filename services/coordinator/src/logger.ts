@@ -1,15 +1,15 @@
+import {
+  createJsonLogger,
+  isLogLevelName as isTelemetryLogLevelName,
+  type LogLevelName as TelemetryLogLevelName,
+  type StructuredLogger,
+} from '@supwalsh/telemetry';
+
 /** Severity of a coordinator log line. */
-export type LogLevelName = 'debug' | 'info' | 'warn' | 'error';
+export type LogLevelName = TelemetryLogLevelName;
 
 /** Where the coordinator logs (injected; never `console.log` in library code). */
-export interface CoordinatorLogger {
-  debug(message: string, fields?: Record<string, unknown>): void;
-  info(message: string, fields?: Record<string, unknown>): void;
-  warn(message: string, fields?: Record<string, unknown>): void;
-  error(message: string, fields?: Record<string, unknown>): void;
-}
-
-const LEVELS: Record<LogLevelName, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+export type CoordinatorLogger = StructuredLogger;
 
 /** A logger that drops everything (tests). */
 export const silentLogger: CoordinatorLogger = {
@@ -25,20 +25,19 @@ export interface ConsoleLoggerOptions {
   level?: LogLevelName;
   /** Where the lines go. @default process.stderr */
   write?: (line: string) => void;
+  /** `service` field of every line. @default 'supwalsh-coordinator' */
+  service?: string;
 }
 
-/** A logger writing one JSON object per line (`time`, `level`, `msg`, then the fields), for `main.ts`. */
+/**
+ * A logger writing one JSON object per line — `time`, `level`, `msg`, `service`, the fields, then `trace_id` and
+ * `span_id` of the active span (an RPC's, a run's) — for `main.ts`: @supwalsh/telemetry's `createJsonLogger`.
+ */
 export function createConsoleLogger(options: ConsoleLoggerOptions = {}): CoordinatorLogger {
-  const min = LEVELS[options.level ?? 'info'];
-  const write = options.write ?? ((line: string) => void process.stderr.write(line));
-  const log = (level: LogLevelName) => (message: string, fields?: Record<string, unknown>) => {
-    if (LEVELS[level] < min) return;
-    write(JSON.stringify({ time: new Date().toISOString(), level, msg: message, ...fields }) + '\n');
-  };
-  return { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
+  return createJsonLogger({ service: 'supwalsh-coordinator', ...options });
 }
 
 /** True for a valid {@link LogLevelName}. */
 export function isLogLevelName(value: string): value is LogLevelName {
-  return value in LEVELS;
+  return isTelemetryLogLevelName(value);
 }

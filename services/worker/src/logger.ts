@@ -1,13 +1,14 @@
+import {
+  createJsonLogger as createTelemetryJsonLogger,
+  type LogLevelName,
+  type StructuredLogger,
+} from '@supwalsh/telemetry';
+
 /**
  * Where the worker writes what it does. `fields` carry ids (run, generation, rank) for structured logs. Fits
  * `@supwalsh/engine`'s `EngineLogger` and `@supwalsh/datasets`' `DatasetLogger`.
  */
-export interface WorkerLogger {
-  debug(message: string, fields?: Record<string, unknown>): void;
-  info(message: string, fields?: Record<string, unknown>): void;
-  warn(message: string, fields?: Record<string, unknown>): void;
-  error(message: string, fields?: Record<string, unknown>): void;
-}
+export type WorkerLogger = StructuredLogger;
 
 /** A logger that drops every message (tests). */
 export const silentWorkerLogger: WorkerLogger = {
@@ -17,35 +18,19 @@ export const silentWorkerLogger: WorkerLogger = {
   error: () => undefined,
 };
 
-/** Severity order of {@link createJsonLogger}'s `level`. */
-const LEVELS = { debug: 10, info: 20, warn: 30, error: 40 } as const;
-
 /**
- * A logger that writes one JSON object per line (`time`, `level`, `msg`, the fields, and `base`) to `write`
- * (stderr by default), dropping messages below `level`.
+ * A logger that writes one JSON object per line (`time`, `level`, `msg`, `service`, the `base` fields, the line's
+ * fields, and `trace_id` / `span_id` of the active span) to `write` (stderr by default), dropping messages below
+ * `level` — @supwalsh/telemetry's `createJsonLogger`.
  */
 export function createJsonLogger(
   options: {
-    level?: keyof typeof LEVELS;
+    level?: LogLevelName;
+    /** @default 'supwalsh-worker' */
+    service?: string;
     base?: Record<string, unknown>;
     write?: (line: string) => void;
   } = {}
 ): WorkerLogger {
-  const min = LEVELS[options.level ?? 'info'];
-  const write = options.write ?? ((line: string) => process.stderr.write(line));
-  const log =
-    (level: keyof typeof LEVELS) =>
-    (message: string, fields: Record<string, unknown> = {}): void => {
-      if (LEVELS[level] < min) return;
-      write(
-        `${JSON.stringify({ time: new Date().toISOString(), level, msg: message, ...options.base, ...fields }, replacer)}\n`
-      );
-    };
-  return { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
-}
-
-function replacer(_key: string, value: unknown): unknown {
-  if (value instanceof Error) return { name: value.name, message: value.message };
-  if (typeof value === 'bigint') return value.toString();
-  return value;
+  return createTelemetryJsonLogger({ service: 'supwalsh-worker', ...options });
 }

@@ -1,34 +1,18 @@
+import { startTelemetry as startOpenTelemetry, type Telemetry } from '@supwalsh/telemetry/node';
 import type { WorkerLogger } from './logger.js';
+import { WORKER_VERSION } from './server.js';
 
-/** The OpenTelemetry SDK package a deployment adds to export traces and metrics (not a dependency). */
-export const OTEL_SDK_PACKAGE = '@opentelemetry/sdk-node';
+/** `service.name` of worker processes unless `OTEL_SERVICE_NAME` says otherwise. */
+export const WORKER_SERVICE_NAME = 'supwalsh-worker';
 
 /**
- * Starts the OpenTelemetry Node SDK when the standard `OTEL_*` exporter variables ask for it and the SDK is
- * installed (it is not a dependency: images that export telemetry add it). It configures itself from the
- * environment (`OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_SERVICE_NAME`, …). Otherwise the libraries' spans and metrics
- * stay no-ops of `@opentelemetry/api`.
+ * Starts OpenTelemetry for a worker process (`main.ts`, before the server): @supwalsh/telemetry's `startTelemetry`
+ * with the worker's service name and version — OTLP/gRPC export when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, else a
+ * Prometheus endpoint on `SUPWALSH_METRICS_PORT` (default 9464; 0: none); `OTEL_SDK_DISABLED=true` turns it off.
  */
-export async function startTelemetry(
+export function startTelemetry(
   logger: WorkerLogger,
   env: Readonly<Record<string, string | undefined>> = process.env
-): Promise<{ shutdown(): Promise<void> }> {
-  const none = { shutdown: () => Promise.resolve() };
-  const wanted = env['OTEL_EXPORTER_OTLP_ENDPOINT'] || env['OTEL_TRACES_EXPORTER'] || env['OTEL_METRICS_EXPORTER'];
-  if (!wanted || env['OTEL_SDK_DISABLED'] === 'true') return none;
-  try {
-    const specifier: string = OTEL_SDK_PACKAGE; // not resolved at build time: optional at run time
-    const sdk = (await import(specifier)) as {
-      NodeSDK: new (config?: object) => { start(): void; shutdown(): Promise<void> };
-    };
-    const instance = new sdk.NodeSDK({ serviceName: env['OTEL_SERVICE_NAME'] ?? 'supwalsh-worker' });
-    instance.start();
-    logger.info('OpenTelemetry SDK started');
-    return { shutdown: () => instance.shutdown() };
-  } catch (error: unknown) {
-    logger.warn(`OTEL_* is set but ${OTEL_SDK_PACKAGE} cannot be loaded; telemetry stays off`, {
-      error: String(error),
-    });
-    return none;
-  }
+): Promise<Telemetry> {
+  return startOpenTelemetry({ serviceName: WORKER_SERVICE_NAME, serviceVersion: WORKER_VERSION, env, logger });
 }
