@@ -5,6 +5,7 @@ import {
   Server,
   ServerCredentials,
   status,
+  type ChannelCredentials,
   type ChannelOptions,
   type ClientWritableStream,
   type sendUnaryData,
@@ -13,6 +14,7 @@ import {
   type ServiceError,
 } from '@grpc/grpc-js';
 import { CollectiveOp, CollectiveService, type SendChunksRequest, type SendChunksResponse } from '@supwalsh/proto';
+import { createTracingClientInterceptor, createTracingServerInterceptor } from '@supwalsh/telemetry/grpc';
 import { DEFAULT_CHUNK_BYTES, type CollectiveOptions } from './collective-options.js';
 import type { Communicator, CommunicatorHandlers, RingMessage } from './communicator.js';
 import {
@@ -66,6 +68,17 @@ export interface CollectiveServerOptions {
   flowControlWindowBytes?: number;
   /** Largest SendChunks message accepted (own server only). @default 4 000 000 (largest chunk) + 64 KiB */
   maxMessageBytes?: number;
+  /**
+   * Credentials of its own server (e.g. strict mutual TLS from @supwalsh/security's `createServerCredentials`).
+   * With `server`, the owner binds it with its own. @default plaintext
+   */
+  serverCredentials?: ServerCredentials;
+  /**
+   * Credentials of the connections rings joined through this server open to their right neighbour (the cluster
+   * CA and this process's client certificate for mutual TLS); `RingOptions.credentials` overrides them.
+   * @default plaintext
+   */
+  clientCredentials?: ChannelCredentials;
 }
 
 /** A server that receives ring traffic for any number of runs; rings join it with `createRing`. */
@@ -91,6 +104,8 @@ export interface RingOptions extends CollectiveOptions {
   closeTimeoutMs?: number;
   /** HTTP/2 flow-control window of the outgoing connection. @default 16 MiB */
   flowControlWindowBytes?: number;
+  /** Credentials of the connection to the right neighbour. @default the server's `clientCredentials`, else plaintext */
+  credentials?: ChannelCredentials;
   /**
    * How SendChunks messages are serialized: `fast` writes `data` with one copy (the default); `generated` uses
    * ts-proto's encoder (three copies), kept for the benchmark's comparison. Both produce the same protobuf.
@@ -133,6 +148,8 @@ class CollectiveServerImpl implements CollectiveServer {
   readonly rings = new Map<string, GrpcCommunicator>();
   private readonly parked = new Map<string, Parked[]>();
   private stopped = false;
+  /** Credentials of the connections its rings open (CollectiveServerOptions.clientCredentials). */
+  clientCredentials: ChannelCredentials | undefined;
 
   constructor(
     public address: string,
@@ -264,6 +281,7 @@ export async function createCollectiveServer(options: CollectiveServerOptions = 
     }
     const port = Number(options.advertisedAddress.split(':').pop());
     const impl = new CollectiveServerImpl(options.advertisedAddress, port, undefined, parkTimeoutMs);
+    impl.clientCredentials = options.clientCredentials;
     options.server.addService(CollectiveService, { sendChunks: impl.sendChunks });
     return impl;
   }
@@ -272,12 +290,14 @@ export async function createCollectiveServer(options: CollectiveServerOptions = 
   const server = new Server({
     'grpc.max_receive_message_length': maxMessageBytes,
     'grpc.max_send_message_length': maxMessageBytes,
+    interceptors: [createTracingServerInterceptor()],
   });
   raiseServerFlowControlWindow(server, options.flowControlWindowBytes ?? DEFAULT_FLOW_CONTROL_WINDOW_BYTES);
   const impl = new CollectiveServerImpl('', 0, server, parkTimeoutMs);
+  impl.clientCredentials = options.clientCredentials;
   server.addService(CollectiveService, { sendChunks: impl.sendChunks });
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(listen, ServerCredentials.createInsecure(), (error, bound) =>
+    server.bindAsync(listen, options.serverCredentials ?? ServerCredentials.createInsecure(), (error, bound) =>
       error ? reject(error) : resolve(bound)
     )
   );
@@ -415,8 +435,10 @@ class GrpcCommunicator implements Communicator {
       'grpc.enable_retries': 0,
       'grpc.initial_reconnect_backoff_ms': 100,
       'grpc.max_reconnect_backoff_ms': 1_000,
+      interceptors: [createTracingClientInterceptor()],
     };
-    this.client = new Client(this.peerAddress(this.right), credentials.createInsecure(), channelOptions);
+    const channelCredentials = options.credentials ?? server.clientCredentials ?? credentials.createInsecure();
+    this.client = new Client(this.peerAddress(this.right), channelCredentials, channelOptions);
     this.serialize =
       options.wireSerializer === 'generated'
         ? CollectiveService.sendChunks.requestSerialize

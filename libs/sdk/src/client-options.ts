@@ -1,4 +1,11 @@
 import type { ChannelCredentials, ChannelOptions } from '@grpc/grpc-js';
+import {
+  createChannelCredentials,
+  readTlsFiles,
+  resolveClientToken,
+  SecurityError,
+  TLS_OPTIONS,
+} from '@supwalsh/security';
 import { InvalidArgumentError } from './errors.js';
 
 /** Environment variable with the coordinator's `host:port`, read when `address` is not given. */
@@ -76,6 +83,16 @@ export interface RetryOptions {
   jitter?: number;
 }
 
+/** PEM files for {@link SupWalshClientOptions.tls}. */
+export interface TlsFileOptions {
+  /** The CA the coordinator's certificate is checked against. @default the system's root certificates */
+  caFile?: string;
+  /** A client certificate (mutual TLS), with `keyFile`. */
+  certFile?: string;
+  /** The private key of `certFile`. */
+  keyFile?: string;
+}
+
 /** How to reach the coordinator, and how calls behave. Every field is optional. */
 export interface SupWalshClientOptions {
   /**
@@ -84,16 +101,30 @@ export interface SupWalshClientOptions {
    */
   address?: string;
   /**
-   * Channel credentials, e.g. `credentials.createSsl()` from `@grpc/grpc-js`.
-   * @default credentials.createInsecure()
+   * Channel credentials, e.g. `credentials.createSsl()` from `@grpc/grpc-js`; wins over `tls`.
+   * @default from `tls`, else plaintext
    */
   credentials?: ChannelCredentials;
   /**
+   * TLS to the coordinator: `true` verifies it against the system's root certificates; an object names PEM files:
+   * `caFile` (the CA that signed the coordinator's certificate) and, for mutual TLS, `certFile` + `keyFile`.
+   * `false` forces plaintext. The coordinator's certificate must cover the host name or address dialled.
+   * @default `{ caFile: SUPWALSH_TLS_CA }` when that variable is set (with `SUPWALSH_TLS_CERT` / `SUPWALSH_TLS_KEY`
+   * when both are set), else plaintext
+   */
+  tls?: boolean | TlsFileOptions;
+  /**
    * Bearer token sent as `authorization: Bearer <token>` metadata on every call (every attempt): a string, or a
    * function called before each attempt (to refresh it). Never logged.
-   * @default undefined (no authorization metadata)
+   * @default the first token of `tokenFile`, else `SUPWALSH_TOKEN`, else the first token of the file
+   * `SUPWALSH_TOKEN_FILE` names, else none (no authorization metadata)
    */
   token?: string | (() => string | Promise<string>);
+  /**
+   * A token file (one token per line, `#` comments); its first token is sent. Read once, by the constructor.
+   * @default none
+   */
+  tokenFile?: string;
   /** Deadlines per kind of call. */
   deadlines?: DeadlineOptions;
   /** Retry policy of every call. */
@@ -131,6 +162,10 @@ export const DEFAULT_RETRY: Readonly<Required<RetryOptions>> = Object.freeze({
 /** Options with every default applied and checked. */
 export interface ResolvedClientOptions {
   address: string;
+  /** From `credentials`, `tls` or `SUPWALSH_TLS_*`. */
+  credentials: ChannelCredentials;
+  /** From `token`, `tokenFile`, `SUPWALSH_TOKEN` or `SUPWALSH_TOKEN_FILE`. */
+  token: SupWalshClientOptions['token'];
   deadlines: Required<DeadlineOptions>;
   retry: Required<RetryOptions>;
 }
@@ -183,7 +218,49 @@ export function resolveClientOptions(
     retry.multiplier
   );
   check(retry.jitter >= 0 && retry.jitter <= 1, 'retry.jitter', 'a number in [0, 1]', retry.jitter);
-  return { address, deadlines, retry };
+  return {
+    address,
+    deadlines,
+    retry,
+    credentials: resolveCredentials(options, env),
+    token: resolveToken(options, env),
+  };
+}
+
+/** Turns a @supwalsh/security file error into InvalidArgumentError naming the option. */
+function readingOption<T>(field: string, read: () => T): T {
+  try {
+    return read();
+  } catch (error: unknown) {
+    if (!(error instanceof SecurityError)) throw error;
+    throw new InvalidArgumentError(`${field}: ${error.message} (SupWalshClient options)`, { field, cause: error });
+  }
+}
+
+function resolveCredentials(options: SupWalshClientOptions, env: NodeJS.ProcessEnv): ChannelCredentials {
+  if (options.credentials) return options.credentials;
+  let tls = options.tls;
+  if (tls === undefined && env[TLS_OPTIONS.ca.env]) {
+    const cert = env[TLS_OPTIONS.cert.env];
+    const key = env[TLS_OPTIONS.key.env];
+    tls = { caFile: env[TLS_OPTIONS.ca.env], ...(cert && key ? { certFile: cert, keyFile: key } : {}) };
+  }
+  if (!tls) return createChannelCredentials(undefined);
+  if (tls === true) return createChannelCredentials(undefined, { systemRoots: true });
+  const files = tls;
+  const material = readingOption('tls', () =>
+    readTlsFiles({
+      ...(files.caFile ? { ca: { path: files.caFile, option: 'tls.caFile' } } : {}),
+      ...(files.certFile ? { cert: { path: files.certFile, option: 'tls.certFile' } } : {}),
+      ...(files.keyFile ? { key: { path: files.keyFile, option: 'tls.keyFile' } } : {}),
+    })
+  );
+  return createChannelCredentials(material, { systemRoots: true });
+}
+
+function resolveToken(options: SupWalshClientOptions, env: NodeJS.ProcessEnv): SupWalshClientOptions['token'] {
+  if (options.token !== undefined) return options.token;
+  return readingOption('tokenFile', () => resolveClientToken({ tokenFile: options.tokenFile, env }));
 }
 
 function definedOnly<T extends object>(value: T | undefined): Partial<T> {

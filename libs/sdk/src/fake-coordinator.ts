@@ -515,14 +515,15 @@ export interface FakeCoordinatorServer {
   shutdown(): Promise<void>;
 }
 
-/** Starts a {@link FakeCoordinator} on a grpc-js server bound to 127.0.0.1:0. */
-export async function startFakeCoordinator(fake = new FakeCoordinator()): Promise<FakeCoordinatorServer> {
+/** Starts a {@link FakeCoordinator} on a grpc-js server bound to 127.0.0.1:0 (plaintext unless `credentials`). */
+export async function startFakeCoordinator(
+  fake = new FakeCoordinator(),
+  credentials: ServerCredentials = ServerCredentials.createInsecure()
+): Promise<FakeCoordinatorServer> {
   const server = new Server();
   server.addService(CoordinatorService, fake.impl);
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (error, p) =>
-      error ? reject(error) : resolve(p)
-    )
+    server.bindAsync('127.0.0.1:0', credentials, (error, p) => (error ? reject(error) : resolve(p)))
   );
   return {
     fake,

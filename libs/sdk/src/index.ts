@@ -27,6 +27,7 @@ export {
   type RetryOptions,
   type SupWalshClientOptions,
   type SupWalshLogger,
+  type TlsFileOptions,
 } from './client-options.js';
 export {
   AlreadyExistsError,

@@ -1,14 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import {
-  type CallOptions,
-  type ClientUnaryCall,
-  credentials as grpcCredentials,
-  Metadata,
-  type ServiceError,
-  status,
-} from '@grpc/grpc-js';
+import { type CallOptions, type ClientUnaryCall, Metadata, type ServiceError, status } from '@grpc/grpc-js';
 import {
   type ArtifactInfo,
   CoordinatorClient,
@@ -20,6 +13,7 @@ import {
   type LogLevel,
   type WatchExperimentResponse,
 } from '@supwalsh/proto';
+import { createTracingClientInterceptor } from '@supwalsh/telemetry/grpc';
 import {
   type ResolvedClientOptions,
   resolveClientOptions,
@@ -165,11 +159,12 @@ export class SupWalshClient {
   constructor(options: SupWalshClientOptions = {}) {
     this.#options = resolveClientOptions(options);
     this.address = this.#options.address;
-    this.#token = options.token;
+    this.#token = this.#options.token;
     this.#logger = options.logger;
-    this.#client = new CoordinatorClient(this.address, options.credentials ?? grpcCredentials.createInsecure(), {
+    this.#client = new CoordinatorClient(this.address, this.#options.credentials, {
       'grpc.primary_user_agent': USER_AGENT,
       ...options.channelOptions,
+      interceptors: [createTracingClientInterceptor(), ...(options.channelOptions?.interceptors ?? [])],
     });
   }
 

@@ -1,4 +1,5 @@
 /** Helpers shared by this project's specs (not exported from the package). */
+import type { ServerCredentials } from '@grpc/grpc-js';
 import { afterEach } from 'vitest';
 import type { SupWalshClientOptions } from './client-options.js';
 import { type FakeCoordinator, type FakeCoordinatorServer, startFakeCoordinator } from './fake-coordinator.js';
@@ -20,9 +21,10 @@ export function closeAfterEach(): void {
 
 /** A fake coordinator and a client of it (fast retries unless `options` says otherwise). */
 export async function connect(
-  options: SupWalshClientOptions = {}
+  options: SupWalshClientOptions = {},
+  serverCredentials?: ServerCredentials
 ): Promise<{ fake: FakeCoordinator; client: SupWalshClient; address: string }> {
-  const server = await startFakeCoordinator();
+  const server = await startFakeCoordinator(undefined, serverCredentials);
   servers.push(server);
   const client = new SupWalshClient({
     address: server.address,

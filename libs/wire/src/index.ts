@@ -16,10 +16,13 @@ export {
 export { DEFAULT_SERVICE_SETTINGS, runSpecFromProto, runSpecToProto, type ServiceSettings } from './run-spec.js';
 export { MAX_SPEC_TEXT_BYTES, parseSpecText } from './spec-text.js';
 export {
+  checkSpecLimits,
+  DEFAULT_SPEC_LIMITS,
   serviceSettings,
   toMethodSpec,
   validateSpec,
   type PlannedRun,
+  type SpecLimits,
   type ValidatedSpec,
   type ValidateSpecOptions,
 } from './validate.js';

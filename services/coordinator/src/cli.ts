@@ -26,8 +26,8 @@ commands:
   cancel     cancel an experiment:               cancel <experiment id> [--reason <text>]
   download   download an experiment's report:    download <experiment id> [--out <dir>] [--runs]
 
-Every command but serve and worker takes --coordinator <host:port> (or $SUPWALSH_COORDINATOR) and --token.
-
+Every command but serve and worker takes --coordinator <host:port> (or $SUPWALSH_COORDINATOR) and the
+connection flags --token, --token-file, --tls-ca and --tls (below).
 ${SUBMIT_USAGE}`;
 
 /** Runs a service's own entry point in this terminal, forwarding signals. */

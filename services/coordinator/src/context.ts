@@ -26,6 +26,17 @@ export interface CoordinatorSettings {
   readonly maxMessageBytes: number;
   /** LOST workers are forgotten (dropped from ListWorkers) after this long. @default 3600000 (1 h) */
   readonly forgetLostWorkersAfterMs: number;
+  /**
+   * How long a REFORMING run waits for the other members of its broken ring to stop their shards, so that it
+   * re-forms with all of them, before it re-forms with those free (a dead member is only known when its lease
+   * expires). Rank 0 is always waited for: it sends the run's last reports. @default 5000
+   */
+  readonly reformGraceMs: number;
+  /**
+   * After a restart, how long workers get (on top of one lease) to register again before they are LOST: their
+   * reconnect backoff grows to 10 s while the coordinator is away. @default 15000
+   */
+  readonly restartGraceMs: number;
   /** How long `shutdown()` lets calls in flight finish before cancelling them. @default 5000 */
   readonly shutdownTimeoutMs: number;
   /** Passed to @supwalsh/report's `writeReport` (e.g. `{ png: false }`); `plots` comes from the spec. */
@@ -44,6 +55,8 @@ export const DEFAULT_COORDINATOR_SETTINGS: CoordinatorSettings = {
   maxRunsPerExperiment: 1024,
   maxMessageBytes: 8 << 20,
   forgetLostWorkersAfterMs: 3_600_000,
+  reformGraceMs: 5000,
+  restartGraceMs: 15_000,
   shutdownTimeoutMs: 5000,
   reportOptions: {},
 };

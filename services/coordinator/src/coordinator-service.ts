@@ -12,12 +12,14 @@ import {
   type ExperimentEvent,
   type GetArtifactRequest,
   type GetArtifactResponse,
+  type SubmitExperimentRequest,
   type UploadArtifactRequest,
   type UploadArtifactResponse,
   type WatchExperimentRequest,
   type WatchExperimentResponse,
 } from '@supwalsh/proto';
 import { getTracer, withSpan } from '@supwalsh/telemetry';
+import { checkSpecLimits } from '@supwalsh/wire';
 import {
   artifactAbsolutePath,
   DEFAULT_DOWNLOAD_CHUNK_BYTES,
@@ -25,7 +27,14 @@ import {
   uploadArtifact,
 } from './artifacts.js';
 import type { CoordinatorContext } from './context.js';
-import { DrainingError, InvalidArgumentError, NotFoundError, toError, toServiceError } from './errors.js';
+import {
+  DrainingError,
+  InvalidArgumentError,
+  LimitExceededError,
+  NotFoundError,
+  toError,
+  toServiceError,
+} from './errors.js';
 import { cancelExperiment, getExperiment, listExperiments, submitExperiment } from './experiments.js';
 import { deregisterWorker, heartbeat, listWorkers, registerWorker } from './membership.js';
 import { reportProgress } from './progress.js';
@@ -75,11 +84,36 @@ function isTerminalEvent(event: ExperimentEvent): boolean {
 }
 
 /**
+ * The limits a submission meets before validation (ARCHITECTURE.md invariant 5: nothing is stored when one is
+ * exceeded): the spec's encoded size and the runs it expands to (INVALID_ARGUMENT naming `spec` or `seeds`), then
+ * the queue (RESOURCE_EXHAUSTED), which neither a validate_only request nor a retry of a stored request_id meets.
+ * The number of QUEUED + RUNNING experiments (`maxActiveExperiments`) is checked by `submitExperiment`.
+ */
+export function checkSubmissionLimits(ctx: CoordinatorContext, request: SubmitExperimentRequest): void {
+  const { settings, store } = ctx;
+  if (!request.spec) return; // submitExperiment says spec is required
+  checkSpecLimits(request.spec, { maxSpecBytes: settings.maxSpecBytes, maxRuns: settings.maxRunsPerExperiment });
+  if (request.validateOnly) return;
+  if (request.requestId && store.getExperimentByRequestId(request.requestId)) return;
+  const max = settings.maxQueuedExperiments;
+  // At most `max` rows are read; a count query in store.ts would read none.
+  if (store.listExperiments({ states: ['QUEUED'], limit: max }).length >= max) {
+    throw new LimitExceededError(
+      '--max-queued-experiments',
+      max,
+      `the coordinator already holds ${max} queued experiments (--max-queued-experiments ${max}); retry once some have started`
+    );
+  }
+}
+
+/**
  * The v1 `Coordinator` service over the coordinator's parts: each RPC in one span, domain errors mapped to
  * statuses by `toServiceError`, UNAVAILABLE for everything once draining.
  */
 export function createCoordinatorService(ctx: CoordinatorContext, state: ServiceState): CoordinatorServer {
   const tracer = getTracer();
+  /** Open WatchExperiment streams per experiment id (`maxWatchersPerExperiment`). */
+  const watchers = new Map<string, number>();
 
   const run = <T>(method: string, fn: () => T | Promise<T>): Promise<T> =>
     withSpan(tracer, `${COORDINATOR_SERVICE_NAME}/${method}`, {}, async () => {
@@ -114,6 +148,7 @@ export function createCoordinatorService(ctx: CoordinatorContext, state: Service
     };
     let unsubscribe = () => undefined as void;
     let unsubscribeClose = () => undefined as boolean | void;
+    let release = () => undefined as void;
     const stop = () => {
       gone = true;
       poke();
@@ -123,6 +158,22 @@ export function createCoordinatorService(ctx: CoordinatorContext, state: Service
     const watch = async () => {
       if (!request.experimentId) throw new InvalidArgumentError('experiment_id', 'experiment_id is required');
       const experiment = ctx.store.requireExperiment(request.experimentId);
+      const open = watchers.get(experiment.id) ?? 0;
+      const max = ctx.settings.maxWatchersPerExperiment;
+      if (open >= max) {
+        throw new LimitExceededError(
+          '--max-watchers-per-experiment',
+          max,
+          `experiment ${experiment.id} already has ${open} open watches (--max-watchers-per-experiment ${max}); close one or retry later`
+        );
+      }
+      watchers.set(experiment.id, open + 1);
+      release = () => {
+        release = () => undefined;
+        const left = (watchers.get(experiment.id) ?? 1) - 1;
+        if (left > 0) watchers.set(experiment.id, left);
+        else watchers.delete(experiment.id);
+      };
       if (request.afterSequence > experiment.lastSequence) {
         throw new InvalidArgumentError(
           'after_sequence',
@@ -182,6 +233,7 @@ export function createCoordinatorService(ctx: CoordinatorContext, state: Service
       .finally(() => {
         unsubscribe();
         unsubscribeClose();
+        release();
       });
   };
 
@@ -263,7 +315,10 @@ export function createCoordinatorService(ctx: CoordinatorContext, state: Service
   };
 
   return {
-    submitExperiment: unary('SubmitExperiment', (request) => ({ experiment: submitExperiment(ctx, request) })),
+    submitExperiment: unary('SubmitExperiment', (request) => {
+      checkSubmissionLimits(ctx, request);
+      return { experiment: submitExperiment(ctx, request) };
+    }),
     getExperiment: unary('GetExperiment', (request) => ({ experiment: getExperiment(ctx, request.experimentId) })),
     listExperiments: unary('ListExperiments', (request) => listExperiments(ctx, request)),
     watchExperiment: watchExperiment as handleServerStreamingCall<WatchExperimentRequest, WatchExperimentResponse>,

@@ -92,6 +92,22 @@ export class QueueFullError extends CoordinatorError {
   }
 }
 
+/**
+ * Thrown when a configured limit is reached: queued experiments (`--max-queued-experiments`), watches of one
+ * experiment (`--max-watchers-per-experiment`). The message gives the number and the flag.
+ */
+export class LimitExceededError extends CoordinatorError {
+  override readonly name = 'LimitExceededError';
+  constructor(
+    /** The flag of the limit (`--max-queued-experiments`). */
+    readonly limitFlag: string,
+    readonly limit: number,
+    message: string
+  ) {
+    super(message);
+  }
+}
+
 /** Thrown when the artifact store has no room left (ENOSPC, EDQUOT). */
 export class StorageFullError extends CoordinatorError {
   override readonly name = 'StorageFullError';
@@ -133,8 +149,9 @@ export function toServiceError(error: unknown): ServerErrorResponse {
   if (e instanceof SpecValidationError || e instanceof InvalidArgumentError) code = status.INVALID_ARGUMENT;
   else if (e instanceof NotFoundError) code = status.NOT_FOUND;
   else if (e instanceof WrongStateError || e instanceof StaleGenerationError) code = status.FAILED_PRECONDITION;
-  else if (e instanceof QueueFullError || e instanceof StorageFullError) code = status.RESOURCE_EXHAUSTED;
-  else if (e instanceof DrainingError) code = status.UNAVAILABLE;
+  else if (e instanceof QueueFullError || e instanceof StorageFullError || e instanceof LimitExceededError) {
+    code = status.RESOURCE_EXHAUSTED;
+  } else if (e instanceof DrainingError) code = status.UNAVAILABLE;
   else if (e instanceof RequestConflictError) code = status.ALREADY_EXISTS;
   else code = status.INTERNAL;
   const details = code === status.INTERNAL ? `internal error: ${e.message}` : e.message;

@@ -30,6 +30,14 @@ export {
   MAX_DOWNLOAD_CHUNK_BYTES,
   validateArtifactName,
 } from './artifacts.js';
+export {
+  createCoordinatorAuthInterceptor,
+  createCoordinatorAuthPolicy,
+  isAuthConfigured,
+  METHOD_CALLERS,
+  type CallerKind,
+  type CoordinatorAuth,
+} from './auth-policy.js';
 export { DEFAULT_COORDINATOR_SETTINGS, type CoordinatorSettings } from './context.js';
 export {
   COORDINATOR_USAGE,
@@ -37,14 +45,16 @@ export {
   DEFAULT_DATA_DIR,
   DEFAULT_LISTEN,
   parseCoordinatorConfig,
+  readCoordinatorSecurity,
   type CoordinatorConfig,
 } from './coordinator-options.js';
-export { COORDINATOR_SERVICE_NAME } from './coordinator-service.js';
+export { checkSubmissionLimits, COORDINATOR_SERVICE_NAME } from './coordinator-service.js';
 export {
   ConfigError,
   CoordinatorError,
   DrainingError,
   InvalidArgumentError,
+  LimitExceededError,
   NotFoundError,
   QueueFullError,
   RequestConflictError,
@@ -72,6 +82,7 @@ export { SCHEMA_VERSION } from './schema.js';
 export {
   createCoordinatorServer,
   MAX_RECEIVE_MESSAGE_BYTES,
+  type CoordinatorSecurity,
   type CoordinatorServerDeps,
   type CoordinatorServerHandle,
 } from './server.js';

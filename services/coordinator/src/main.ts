@@ -1,7 +1,10 @@
 #!/usr/bin/env node
-// The coordinator process: configuration, start-up and shutdown only (STYLE.md, Services). Telemetry: the
-// OpenTelemetry SDK is not set up here yet (@supwalsh/telemetry offers no starter); spans go to the API's no-op.
-import { COORDINATOR_USAGE, parseCoordinatorConfig } from './coordinator-options.js';
+// The coordinator process: configuration, telemetry, start-up and shutdown only (STYLE.md, Services). Telemetry:
+// @supwalsh/telemetry/node's startTelemetry (OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set, else Prometheus /metrics
+// on SUPWALSH_METRICS_PORT, default 9464), flushed after the store is closed.
+import { SecurityError } from '@supwalsh/security';
+import { startTelemetry } from '@supwalsh/telemetry/node';
+import { COORDINATOR_USAGE, parseCoordinatorConfig, readCoordinatorSecurity } from './coordinator-options.js';
 import { ConfigError, toError } from './errors.js';
 import { createConsoleLogger } from './logger.js';
 import { createCoordinatorServer } from './server.js';
@@ -20,7 +23,16 @@ async function main(): Promise<number> {
     process.stdout.write(COORDINATOR_USAGE);
     return 0;
   }
+  let security;
+  try {
+    security = readCoordinatorSecurity(config);
+  } catch (error: unknown) {
+    if (!(error instanceof SecurityError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    return 2;
+  }
   const logger = createConsoleLogger({ level: config.logLevel });
+  const telemetry = await startTelemetry({ serviceName: 'supwalsh-coordinator', logger });
   const store = openStore(config.dataDir);
   const server = await createCoordinatorServer({
     store,
@@ -30,6 +42,8 @@ async function main(): Promise<number> {
     logger,
     settings: config.settings,
     protoDir: config.protoDir,
+    security,
+    ...(config.healthListen ? { healthListen: config.healthListen } : {}),
   });
   return new Promise<number>((resolve) => {
     let signalled = false;
@@ -44,6 +58,7 @@ async function main(): Promise<number> {
       server
         .shutdown()
         .then(() => store.close())
+        .then(() => telemetry.shutdown())
         .then(
           () => resolve(0),
           (error: unknown) => {

@@ -288,14 +288,15 @@ export function expireLeases(ctx: CoordinatorContext): void {
 
 /**
  * Start-up after a coordinator restart: the leases granted by the previous process are void (a worker's next
- * heartbeat gets NOT_FOUND and it registers again, reporting its shards: step 2), and every worker gets one lease
- * length from now to do so before it is LOST (step 3).
+ * heartbeat gets NOT_FOUND and it registers again, reporting its shards: step 2), and every worker gets
+ * `restartGraceMs` plus one lease length from now to do so before it is LOST (step 3) — its reconnect backoff may
+ * have grown while the coordinator was away.
  */
 export function voidPreviousLeases(ctx: CoordinatorContext): void {
-  const now = ctx.clock();
+  const until = ctx.clock() + ctx.settings.restartGraceMs;
   ctx.store.transaction(() => {
     for (const worker of ctx.store.listWorkers(['IDLE', 'BUSY', 'DRAINING'])) {
-      ctx.store.updateWorker(worker.workerId, { leaseId: '', lastHeartbeat: now });
+      ctx.store.updateWorker(worker.workerId, { leaseId: '', lastHeartbeat: until });
     }
   });
 }

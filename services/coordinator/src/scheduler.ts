@@ -10,24 +10,28 @@ import {
   WorkerClient,
   WorkersChange,
   type AbortShardResponse,
+  type CheckpointRef,
   type CollectiveOptions,
   type Peer,
   type StartShardResponse,
 } from '@supwalsh/proto';
+import { ATTR, getTracer, SPAN_NAMES, withSpan } from '@supwalsh/telemetry';
+import { createTracingClientInterceptor } from '@supwalsh/telemetry/grpc';
 import { completeExperiment } from './completion.js';
 import { newEffects, type AbortRequest, type CoordinatorContext, type Effects } from './context.js';
 import { isServiceError, toError } from './errors.js';
 import { emit, endRun, releaseWorker, setExperimentState, setRunState } from './lifecycle.js';
 import { expireLeases } from './membership.js';
+import { recordRecovery } from './metrics.js';
 import { isActiveRunState, isTerminalRunState } from './states.js';
 import type { ExperimentRecord, RunRecord, WorkerRecord } from './store.js';
 
 /** Builds the client the coordinator calls a worker's `Worker` service through (one per address, cached). */
 export type WorkerClientFactory = (address: string) => WorkerClient;
 
-/** The default factory: an insecure channel to `address`. */
+/** The default factory: a plaintext channel to `address` (server.ts builds a mutual-TLS one with a cluster CA). */
 export const createWorkerClient: WorkerClientFactory = (address) =>
-  new WorkerClient(address, credentials.createInsecure());
+  new WorkerClient(address, credentials.createInsecure(), { interceptors: [createTracingClientInterceptor()] });
 
 /** CollectiveOptions sent in every StartShard: worker.proto's defaults. */
 export const DEFAULT_COLLECTIVE_OPTIONS: CollectiveOptions = {
@@ -48,6 +52,10 @@ interface RingStart {
   readonly generation: number;
   readonly run: RunSpec;
   readonly peers: readonly Peer[];
+  /** The state the run left for this ring, and goes back to if the ring cannot start. */
+  readonly from: 'QUEUED' | 'REFORMING';
+  /** The checkpoint the ring resumes from (a re-formed ring, step 11). */
+  readonly resumeFrom: CheckpointRef | undefined;
 }
 
 /** The workers and backend chosen for a run, or undefined when not enough free workers fit. */
@@ -80,6 +88,8 @@ function pickRing(
 export class Scheduler {
   private readonly clients = new Map<string, WorkerClient>();
   private readonly completing = new Map<string, Promise<void>>();
+  /** When the scheduler first saw each REFORMING run wait for its ring's members (`mayReform`). */
+  private readonly reformingSince = new Map<string, { generation: number; time: number }>();
   private readonly inflight = new Set<Promise<unknown>>();
   private timer: NodeJS.Timeout | undefined;
   private kickPending = false;
@@ -122,6 +132,7 @@ export class Scheduler {
         )
       );
     }
+    for (const { cause } of effects.reformed) recordRecovery(cause === 'hand-over' ? 'hand_over' : 'ring_broken');
     if (this.stopped) return;
     for (const abort of effects.aborts) this.track(this.abortShard(abort));
     for (const experimentId of effects.completions) this.complete(experimentId);
@@ -218,14 +229,17 @@ export class Scheduler {
         const runs = store.listRuns(experiment.id);
         let active = runs.filter((r) => isActiveRunState(r.state)).length;
         const { maxParallelRuns } = experiment.settings.workers;
-        for (const run of runs) {
-          if (run.state !== 'QUEUED') continue;
-          if (maxParallelRuns > 0 && active >= maxParallelRuns) break;
+        // Runs re-forming after a break (step 11) hold their place: they go first and count as active already.
+        const waiting = [...runs.filter((r) => r.state === 'REFORMING'), ...runs.filter((r) => r.state === 'QUEUED')];
+        for (const run of waiting) {
+          const reforming = run.state === 'REFORMING';
+          if (reforming && !this.mayReform(run)) continue;
+          if (!reforming && maxParallelRuns > 0 && active >= maxParallelRuns) break;
           const ring = pickRing(free, experiment, run);
           if (!ring) break;
           free = free.filter((w) => !ring.workers.includes(w));
           starts.push(this.formRing(experiment, run, ring.workers, ring.backend));
-          active += 1;
+          if (!reforming) active += 1;
           experiment = store.requireExperiment(experiment.id);
         }
       }
@@ -233,10 +247,38 @@ export class Scheduler {
     for (const start of starts) this.track(this.startShards(start));
   }
 
-  /** Step 6, stored part: experiment RUNNING, run RUNNING with its ring (events), workers BUSY. */
+  /**
+   * Whether a REFORMING run may form its next ring now (step 11): once the members of the broken ring have stopped
+   * their shards, so that it re-forms with all of them — or, past `reformGraceMs`, with those free. Rank 0, the rank
+   * that reports the run's progress and metrics, is always waited for while it lives: it sends its last reports
+   * before its `ShardFinished`, and a new generation would refuse them as stale. (A dead rank 0's reports up to its
+   * latest checkpoint are stored — it flushes them before each checkpoint — and the new ring reports the rest again.)
+   */
+  private mayReform(run: RunRecord): boolean {
+    const stopping = (workerId: string | undefined) => {
+      const worker = workerId === undefined ? undefined : this.ctx.store.getWorker(workerId);
+      return worker !== undefined && worker.assignedRunId === run.id && worker.state !== 'LOST';
+    };
+    if (stopping(run.workerIds[0])) return false;
+    if (!run.workerIds.some(stopping)) return true;
+    const now = this.ctx.clock();
+    const since = this.reformingSince.get(run.id);
+    if (since === undefined || since.generation !== run.generation) {
+      this.reformingSince.set(run.id, { generation: run.generation, time: now });
+      return false;
+    }
+    return now - since.time >= this.ctx.settings.reformGraceMs;
+  }
+
+  /**
+   * Step 6, stored part: experiment RUNNING, run RUNNING with its ring (events), workers BUSY. A re-formed ring
+   * (step 11) keeps the run's phase and resumes from its latest checkpoint.
+   */
   private formRing(experiment: ExperimentRecord, run: RunRecord, workers: WorkerRecord[], backend: Backend): RingStart {
     const { store } = this.ctx;
     const now = this.ctx.clock();
+    const from = run.state === 'REFORMING' ? 'REFORMING' : 'QUEUED';
+    this.reformingSince.delete(run.id);
     if (experiment.state === 'QUEUED') setExperimentState(this.ctx, experiment, 'RUNNING');
     const generation = run.generation + 1;
     const workerIds = workers.map((w) => w.workerId);
@@ -245,13 +287,14 @@ export class Scheduler {
       generation,
       workerIds,
       backend,
-      phase: Phase.PHASE_PREPARING,
+      ...(from === 'QUEUED' ? { phase: Phase.PHASE_PREPARING } : {}),
       startTime: run.startTime ?? now,
     });
     emit(this.ctx, run.experimentId, run.id, {
       $case: 'workersChanged',
       value: {
-        change: WorkersChange.WORKERS_CHANGE_RING_FORMED,
+        change:
+          from === 'REFORMING' ? WorkersChange.WORKERS_CHANGE_RING_REFORMED : WorkersChange.WORKERS_CHANGE_RING_FORMED,
         workerId: '',
         worldSize: workers.length,
         generation,
@@ -260,13 +303,20 @@ export class Scheduler {
       },
     });
     for (const worker of workers) store.updateWorker(worker.workerId, { state: 'BUSY', assignedRunId: run.id });
-    this.ctx.logger.info('ring formed', { runId: run.id, generation, workerIds });
+    this.ctx.logger.info(from === 'REFORMING' ? 'ring re-formed' : 'ring formed', {
+      runId: run.id,
+      generation,
+      workerIds,
+      resumeFrom: run.latestCheckpoint?.artifactId,
+    });
     return {
       experimentId: run.experimentId,
       runId: run.id,
       generation,
       run: RunSpec.fromPartial({ ...run.runSpec, backend }),
       peers: workers.map((w, rank) => ({ rank, workerId: w.workerId, address: w.address })),
+      from,
+      resumeFrom: run.latestCheckpoint ?? undefined,
     };
   }
 
@@ -283,7 +333,18 @@ export class Scheduler {
    * FAILED_PRECONDITION / RESOURCE_EXHAUSTED) or cannot be reached (then it is LOST), the run goes back to QUEUED and
    * the ranks that accepted are aborted (step 8); a request the worker calls invalid fails the run.
    */
-  private async startShards(start: RingStart): Promise<void> {
+  private startShards(start: RingStart): Promise<void> {
+    // Its own trace: the pass that formed the ring may run inside any RPC's span (a heartbeat that freed a worker).
+    return withSpan(
+      getTracer(),
+      SPAN_NAMES.coordinatorStartRing,
+      { [ATTR.runId]: start.runId, [ATTR.generation]: start.generation, [ATTR.worldSize]: start.peers.length },
+      () => this.callStartShards(start),
+      { root: true }
+    );
+  }
+
+  private async callStartShards(start: RingStart): Promise<void> {
     const worldSize = start.peers.length;
     const results = await Promise.allSettled(
       start.peers.map((peer) =>
@@ -297,8 +358,8 @@ export class Scheduler {
             worldSize,
             peers: [...start.peers],
             generation: start.generation,
-            resumeFrom: undefined,
-            phase: Phase.PHASE_PREPARING,
+            resumeFrom: start.resumeFrom,
+            phase: start.resumeFrom?.phase ?? Phase.PHASE_PREPARING,
             collective: DEFAULT_COLLECTIVE_OPTIONS,
           })
         )
@@ -362,7 +423,13 @@ export class Scheduler {
             reason: message,
           });
         }
-        setRunState(this.ctx, run, 'QUEUED', message, { phase: Phase.PHASE_UNSPECIFIED });
+        setRunState(
+          this.ctx,
+          run,
+          start.from,
+          message,
+          start.from === 'QUEUED' ? { phase: Phase.PHASE_UNSPECIFIED } : {}
+        );
         effects.schedule = true;
       })
     );
@@ -414,7 +481,7 @@ export class Scheduler {
         }
         if (runTimeoutSeconds <= 0) continue;
         for (const run of runs) {
-          if (run.state === 'RUNNING' && run.startTime !== null && now - run.startTime > runTimeoutSeconds * 1000) {
+          if (isActiveRunState(run.state) && run.startTime !== null && now - run.startTime > runTimeoutSeconds * 1000) {
             endRun(
               this.ctx,
               effects,

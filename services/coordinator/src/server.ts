@@ -1,18 +1,45 @@
 import path from 'node:path';
-import { Server, ServerCredentials } from '@grpc/grpc-js';
-import { CoordinatorService } from '@supwalsh/proto';
+import { Server, ServerCredentials, type ServerInterceptor } from '@grpc/grpc-js';
+import { CoordinatorService, WorkerClient } from '@supwalsh/proto';
+import {
+  createChannelCredentials,
+  createServerCredentials,
+  parseCertificates,
+  TLS_OPTIONS,
+  TlsConfigError,
+  type TlsMaterial,
+  type TokenSet,
+} from '@supwalsh/security';
+import { createTracingClientInterceptor, createTracingServerInterceptor } from '@supwalsh/telemetry/grpc';
 import { HealthImplementation } from 'grpc-health-check';
+import { createCoordinatorAuthInterceptor, isAuthConfigured, type CoordinatorAuth } from './auth-policy.js';
 import { DEFAULT_COORDINATOR_SETTINGS, type CoordinatorContext, type CoordinatorSettings } from './context.js';
 import { COORDINATOR_SERVICE_NAME, createCoordinatorService, type ServiceState } from './coordinator-service.js';
 import { newInstanceId } from './ids.js';
 import type { CoordinatorLogger } from './logger.js';
 import { voidPreviousLeases } from './membership.js';
+import { registerCoordinatorMetrics } from './metrics.js';
 import { addReflection } from './reflection.js';
 import { Scheduler, type WorkerClientFactory } from './scheduler.js';
 import type { Store } from './store.js';
 
-/** Largest message the coordinator accepts: an UploadArtifact chunk (4 000 000 bytes) plus its header, with room. */
-export const MAX_RECEIVE_MESSAGE_BYTES = 8 << 20;
+/**
+ * Largest message the coordinator accepts by default (`--max-message-bytes`): an UploadArtifact chunk (4 000 000
+ * bytes) plus its header, with room.
+ */
+export const MAX_RECEIVE_MESSAGE_BYTES = DEFAULT_COORDINATOR_SETTINGS.maxMessageBytes;
+
+/** TLS and authentication of the coordinator (PROTOCOL.md, Security). Never logged. */
+export interface CoordinatorSecurity {
+  /**
+   * `cert` + `key`: serve TLS. `ca` (the cluster CA; needs `cert` + `key`): client certificates are requested and
+   * those it signed authenticate workers (required for worker calls) and clients; the scheduler calls workers
+   * over mutual TLS with `cert`/`key`, verifying them against `ca`.
+   */
+  readonly tls?: TlsMaterial | undefined;
+  /** Accepted client bearer tokens (`--token-file`); with no `ca`, workers authenticate with one too. */
+  readonly tokens?: TokenSet | undefined;
+}
 
 /** What {@link createCoordinatorServer} needs. */
 export interface CoordinatorServerDeps {
@@ -33,6 +60,13 @@ export interface CoordinatorServerDeps {
   readonly settings?: Partial<CoordinatorSettings>;
   /** Directory of the .proto files served by reflection. @default the repository's `proto/` */
   readonly protoDir?: string;
+  /** TLS and authentication. @default none: plaintext and open to anyone who can connect (a warning is logged) */
+  readonly security?: CoordinatorSecurity;
+  /**
+   * `host:port` of a second, plaintext gRPC server with only `grpc.health.v1` (the same statuses), for Kubernetes
+   * gRPC probes, which cannot present certificates. @default none
+   */
+  readonly healthListen?: string;
 }
 
 /** A running coordinator. */
@@ -41,6 +75,8 @@ export interface CoordinatorServerHandle {
   readonly port: number;
   /** `host:port` as bound (the listen host with the bound port). */
   readonly address: string;
+  /** `host:port` of the plaintext health server, when `healthListen` was given. */
+  readonly healthAddress: string | undefined;
   /**
    * Stops it: health NOT_SERVING, new calls UNAVAILABLE, watch streams end UNAVAILABLE; `tryShutdown` lets calls in
    * flight finish for up to `shutdownTimeoutMs`, then `forceShutdown`; the scheduler's worker calls and report
@@ -67,25 +103,48 @@ export async function createCoordinatorServer(deps: CoordinatorServerDeps): Prom
     instanceId: newInstanceId(),
     apply: (effects) => scheduler.apply(effects),
   };
-  const scheduler = new Scheduler(ctx, deps.workerClientFactory);
+  const security = securitySetup(deps);
+  const scheduler = new Scheduler(ctx, deps.workerClientFactory ?? security.workerClientFactory);
   voidPreviousLeases(ctx);
 
-  const server = new Server({ 'grpc.max_receive_message_length': MAX_RECEIVE_MESSAGE_BYTES });
+  const server = new Server({
+    'grpc.max_receive_message_length': settings.maxMessageBytes,
+    interceptors: security.interceptors,
+  });
   server.addService(CoordinatorService, createCoordinatorService(ctx, state));
   const health = new HealthImplementation({ '': 'SERVING', [COORDINATOR_SERVICE_NAME]: 'SERVING' });
   health.addToServer(server);
   if (!addReflection(server, deps.protoDir)) {
     deps.logger.warn('server reflection is off: the .proto files were not found', { protoDir: deps.protoDir });
   }
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(deps.listen, ServerCredentials.createInsecure(), (error, bound) =>
-      error ? reject(error) : resolve(bound)
-    )
-  );
+  const bind = (target: Server, listen: string, credentials: ServerCredentials) =>
+    new Promise<number>((resolve, reject) =>
+      target.bindAsync(listen, credentials, (error, bound) => (error ? reject(error) : resolve(bound)))
+    );
+  const port = await bind(server, deps.listen, security.credentials);
+  let healthServer: Server | undefined;
+  let healthAddress: string | undefined;
+  if (deps.healthListen) {
+    healthServer = new Server({ interceptors: [createTracingServerInterceptor()] });
+    health.addToServer(healthServer);
+    try {
+      const healthPort = await bind(healthServer, deps.healthListen, ServerCredentials.createInsecure());
+      healthAddress = `${hostOf(deps.healthListen)}:${healthPort}`;
+    } catch (error: unknown) {
+      server.forceShutdown();
+      throw error;
+    }
+  }
   scheduler.start();
-  const host = deps.listen.slice(0, deps.listen.lastIndexOf(':'));
-  const address = `${host}:${port}`;
-  deps.logger.info('coordinator listening', { address, dataDir: ctx.dataDir, instanceId: ctx.instanceId });
+  const metrics = registerCoordinatorMetrics(deps.store); // gauges: queue length, live workers
+  const address = `${hostOf(deps.listen)}:${port}`;
+  deps.logger.info('coordinator listening', {
+    address,
+    dataDir: ctx.dataDir,
+    instanceId: ctx.instanceId,
+    tls: security.tls,
+    ...(healthAddress ? { healthAddress } : {}),
+  });
 
   let stopping: Promise<void> | undefined;
   const shutdown = (): Promise<void> => {
@@ -104,10 +163,58 @@ export async function createCoordinatorServer(deps: CoordinatorServerDeps): Prom
           resolve();
         });
       });
+      healthServer?.forceShutdown();
       await scheduler.stop(settings.shutdownTimeoutMs);
+      metrics.close();
       deps.logger.info('coordinator stopped', { address });
     })();
     return stopping;
   };
-  return { port, address, shutdown };
+  return { port, address, healthAddress, shutdown };
+}
+
+function hostOf(listen: string): string {
+  return listen.slice(0, listen.lastIndexOf(':'));
+}
+
+/**
+ * The server credentials, interceptors (tracing, then the authorization policy) and the scheduler's worker
+ * clients that `deps.security` asks for; warns when the coordinator is open or a token is short.
+ */
+function securitySetup(deps: CoordinatorServerDeps): {
+  credentials: ServerCredentials;
+  interceptors: ServerInterceptor[];
+  workerClientFactory: WorkerClientFactory | undefined;
+  tls: 'off' | 'server' | 'mutual';
+} {
+  const { tls, tokens } = deps.security ?? {};
+  if (tls?.ca && !tls.cert) {
+    throw new TlsConfigError(
+      TLS_OPTIONS.ca.flag,
+      undefined,
+      `needs ${TLS_OPTIONS.cert.flag} and ${TLS_OPTIONS.key.flag}: the coordinator serves TLS to check client certificates`
+    );
+  }
+  const clusterCa = tls?.ca ? parseCertificates(tls.ca, TLS_OPTIONS.ca.flag) : undefined;
+  const auth: CoordinatorAuth = { tokens, clusterCa };
+  const interceptors = [createTracingServerInterceptor()];
+  if (isAuthConfigured(auth)) {
+    interceptors.push(createCoordinatorAuthInterceptor(auth, deps.logger));
+  } else {
+    deps.logger.warn(
+      'the coordinator is open: without --token-file or --tls-ca anyone who can reach it may submit, cancel and download experiments and register workers'
+    );
+  }
+  if (tokens && tokens.short > 0) {
+    deps.logger.warn(`${tokens.short} of the ${tokens.size} accepted tokens are shorter than 16 characters`);
+  }
+  const workerCredentials = clusterCa ? createChannelCredentials(tls) : undefined;
+  return {
+    credentials: createServerCredentials(tls?.cert ? tls : undefined, clusterCa ? 'optional' : 'none'),
+    interceptors,
+    workerClientFactory: workerCredentials
+      ? (address) => new WorkerClient(address, workerCredentials, { interceptors: [createTracingClientInterceptor()] })
+      : undefined,
+    tls: clusterCa ? 'mutual' : tls?.cert ? 'server' : 'off',
+  };
 }

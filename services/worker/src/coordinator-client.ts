@@ -1,5 +1,7 @@
-import { credentials, Metadata, type CallOptions, type ChannelOptions, type ServiceError } from '@grpc/grpc-js';
+import { Metadata, type CallOptions, type ChannelOptions, type ServiceError } from '@grpc/grpc-js';
 import { CoordinatorClient } from '@supwalsh/proto';
+import { createBearerTokenInterceptor, createChannelCredentials, type TlsMaterial } from '@supwalsh/security';
+import { createTracingClientInterceptor } from '@supwalsh/telemetry/grpc';
 import { deadlineIn } from './backoff.js';
 
 /** Channel settings of the worker's connection to the coordinator. */
@@ -10,9 +12,13 @@ export interface CoordinatorClientOptions {
    * @default 5 000
    */
   maxReconnectBackoffMs?: number;
+  /** Mutual TLS: the cluster CA verifies the coordinator, `cert`/`key` are this worker's. @default plaintext */
+  tls?: TlsMaterial | undefined;
+  /** Bearer token sent on every call (token-only set-ups). Never logged. @default none */
+  token?: string | undefined;
 }
 
-/** A `CoordinatorClient` for `address` (`host:port`, plaintext). */
+/** A `CoordinatorClient` for `address` (`host:port`; plaintext unless `tls`), every call traced. */
 export function createCoordinatorClient(address: string, options: CoordinatorClientOptions = {}): CoordinatorClient {
   const channelOptions: ChannelOptions = {
     'grpc.initial_reconnect_backoff_ms': 100,
@@ -20,8 +26,12 @@ export function createCoordinatorClient(address: string, options: CoordinatorCli
     'grpc.keepalive_time_ms': 30_000,
     'grpc.keepalive_timeout_ms': 10_000,
     'grpc.max_send_message_length': 8 << 20,
+    interceptors: [
+      createTracingClientInterceptor(),
+      ...(options.token ? [createBearerTokenInterceptor(options.token)] : []),
+    ],
   };
-  return new CoordinatorClient(address, credentials.createInsecure(), channelOptions);
+  return new CoordinatorClient(address, createChannelCredentials(options.tls), channelOptions);
 }
 
 /** A unary method of a grpc-js generated client, in its (request, metadata, options, callback) form. */

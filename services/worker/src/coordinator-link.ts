@@ -144,8 +144,9 @@ export function createCoordinatorLink(options: CoordinatorLinkOptions): Coordina
       }
       await wait(intervalMs);
       if (stopController.signal.aborted) break;
-      // Heartbeats (and their retries) until the lease is lost.
-      for (;;) {
+      // Heartbeats (and their retries) until the lease is lost — here, or by the lease keeper while this loop waited
+      // to retry (then there is no lease left to renew: register again).
+      while (state === 'REGISTERED') {
         try {
           await heartbeat();
           backoff.reset();

@@ -7,14 +7,18 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { status } from '@grpc/grpc-js';
 import { ShardStatus, type WorkerState } from '@supwalsh/proto';
-import { callUnary, createCoordinatorClient } from './coordinator-client.js';
+import { callUnary, createCoordinatorClient, type CoordinatorClientOptions } from './coordinator-client.js';
 import { isServiceError } from './errors.js';
 import type { LeaseKeeperEvent, LeaseSnapshot } from './lease-keeper.js';
 
 const port = parentPort;
 if (!port) throw new Error('lease-keeper-thread.js runs only as a worker thread');
-const { coordinator, deadlineMs } = workerData as { coordinator: string; deadlineMs: number };
-const client = createCoordinatorClient(coordinator);
+const { coordinator, deadlineMs, security } = workerData as {
+  coordinator: string;
+  deadlineMs: number;
+  security: Pick<CoordinatorClientOptions, 'tls' | 'token'>;
+};
+const client = createCoordinatorClient(coordinator, security);
 let snapshot: (Omit<LeaseSnapshot, 'shards'> & { shards: ShardStatus[] }) | undefined;
 let lastSent = Date.now();
 let sending = false;

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { ShardState, ShardStatus, type WorkerState } from '@supwalsh/proto';
+import type { CoordinatorClientOptions } from './coordinator-client.js';
 import { silentWorkerLogger, type WorkerLogger } from './logger.js';
 
 /** The latest heartbeat the main thread sent, for the keeper to repeat. */
@@ -48,6 +49,8 @@ const RUNNING = new Set([
  */
 export function startLeaseKeeper(options: {
   coordinator: string;
+  /** TLS material and token of the worker's coordinator client (the thread builds its own client). */
+  security?: Pick<CoordinatorClientOptions, 'tls' | 'token'>;
   onEvent: (event: LeaseKeeperEvent) => void;
   deadlineMs?: number;
   logger?: WorkerLogger;
@@ -59,7 +62,11 @@ export function startLeaseKeeper(options: {
     return undefined;
   }
   const thread = new Worker(script, {
-    workerData: { coordinator: options.coordinator, deadlineMs: options.deadlineMs ?? 5_000 },
+    workerData: {
+      coordinator: options.coordinator,
+      deadlineMs: options.deadlineMs ?? 5_000,
+      security: options.security ?? {},
+    },
   });
   thread.unref();
   thread.on('message', (event: LeaseKeeperEvent) => options.onEvent(event));

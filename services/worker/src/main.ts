@@ -4,6 +4,7 @@
  * `worker <id> listening on <address>` once it serves; SIGTERM (or SIGINT) drains it (PROTOCOL.md step 4) and it
  * exits 0; a second signal exits at once with 1.
  */
+import { readTlsFiles, resolveClientToken, SecurityError } from '@supwalsh/security';
 import { toError, WorkerArgumentError } from './errors.js';
 import { createJsonLogger } from './logger.js';
 import { createWorkerServer } from './server.js';
@@ -16,6 +17,10 @@ async function main(): Promise<void> {
     process.stdout.write(WORKER_USAGE);
     return;
   }
+  const security = {
+    tls: readTlsFiles(options.tls),
+    token: resolveClientToken({ tokenFile: options.tokenFile, env: process.env }),
+  };
   const logger = createJsonLogger({ level: options.logLevel, base: { service: 'supwalsh-worker', pid: process.pid } });
   const telemetry = await startTelemetry(logger);
   const worker = await createWorkerServer({
@@ -27,6 +32,8 @@ async function main(): Promise<void> {
     ...(options.coordinator ? { coordinator: options.coordinator } : {}),
     labels: options.labels,
     backend: options.backend,
+    security,
+    ...(options.healthListen ? { healthListen: options.healthListen } : {}),
     logger,
   });
   let signals = 0;
@@ -55,6 +62,7 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   const e = toError(error);
-  process.stderr.write(`${e instanceof WorkerArgumentError ? e.message : (e.stack ?? e.message)}\n`);
-  process.exit(e instanceof WorkerArgumentError ? 2 : 1);
+  const usage = e instanceof WorkerArgumentError || e instanceof SecurityError;
+  process.stderr.write(`${usage ? e.message : (e.stack ?? e.message)}\n`);
+  process.exit(usage ? 2 : 1);
 });

@@ -6,12 +6,16 @@ import {
   credentials,
   loadPackageDefinition,
   makeGenericClientConstructor,
+  status as grpcStatus,
+  type ChannelCredentials,
   type Client,
   type ClientDuplexStream,
   type GrpcObject,
   type ServiceError,
 } from '@grpc/grpc-js';
-import { Backend, WorkerState } from '@supwalsh/proto';
+import { Backend, WorkerService, WorkerState } from '@supwalsh/proto';
+import { createChannelCredentials, readTlsFiles } from '@supwalsh/security';
+import { createTestPki, type TestKeyPair, type TestPki } from '@supwalsh/security/testing';
 import { service as healthService } from 'grpc-health-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { workerClient } from './e2e/harness.js';
@@ -101,5 +105,80 @@ describe('the worker server', () => {
     expect(response.list_services_response?.service.map((s) => s.name)).toEqual(
       expect.arrayContaining(['supwalsh.v1.Worker', 'supwalsh.v1.Collective', 'grpc.health.v1.Health'])
     );
+  });
+});
+
+describe('the worker server with mutual TLS', () => {
+  let worker: WorkerServerHandle;
+  let dir: string;
+  let pki: TestPki;
+
+  const material = (pair?: TestKeyPair) =>
+    readTlsFiles({
+      ca: { path: pki.ca, option: 'ca' },
+      ...(pair ? { cert: { path: pair.cert, option: 'cert' }, key: { path: pair.key, option: 'key' } } : {}),
+    });
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'supwalsh-worker-tls-'));
+    pki = createTestPki(path.join(dir, 'pki'));
+    worker = await createWorkerServer({
+      listen: '127.0.0.1:0',
+      healthListen: '127.0.0.1:0',
+      workerId: 'tls-worker',
+      dataDir: dir,
+      backend: 'wasm',
+      security: { tls: material(pki.node) },
+      logger: silentWorkerLogger,
+    });
+  });
+  afterAll(async () => {
+    await worker?.shutdown();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const status = (creds: ChannelCredentials) => {
+    const Ctor = makeGenericClientConstructor(WorkerService, 'Worker');
+    const client = new Ctor(worker.address, creds) as unknown as Client & {
+      getWorkerStatus(request: object, callback: (error: ServiceError | null) => void): void;
+    };
+    return new Promise<number>((resolve) =>
+      client.getWorkerStatus({}, (error) => {
+        client.close();
+        resolve(error ? error.code : 0);
+      })
+    );
+  };
+
+  it('answers only callers with a certificate of the cluster CA; health is plaintext on its own port', async () => {
+    expect(await status(createChannelCredentials(material(pki.node)))).toBe(0);
+    expect(await status(createChannelCredentials(material(pki.rogue)))).toBe(grpcStatus.UNAVAILABLE);
+    expect(await status(createChannelCredentials(material()))).toBe(grpcStatus.UNAVAILABLE);
+    expect(await status(credentials.createInsecure())).toBe(grpcStatus.UNAVAILABLE);
+
+    const Health = makeGenericClientConstructor(healthService, 'Health');
+    const health = new Health(worker.healthAddress!, credentials.createInsecure()) as unknown as Client & {
+      check(request: object, callback: (error: ServiceError | null, response: { status: string }) => void): void;
+    };
+    const serving = await new Promise<string>((resolve, reject) =>
+      health.check({ service: 'supwalsh.v1.Worker' }, (error, response) =>
+        error ? reject(error) : resolve(response.status)
+      )
+    );
+    health.close();
+    expect(serving).toBe('SERVING');
+  });
+
+  it('refuses TLS settings without all of certificate, key and CA', async () => {
+    await expect(
+      createWorkerServer({
+        listen: '127.0.0.1:0',
+        workerId: 'half',
+        dataDir: dir,
+        backend: 'wasm',
+        security: { tls: material() },
+        logger: silentWorkerLogger,
+      })
+    ).rejects.toThrow(/security\.tls needs cert, key and ca/);
   });
 });

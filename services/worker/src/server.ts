@@ -11,7 +11,9 @@ import {
 } from '@supwalsh/collective';
 import { initEngine, type BackendChoice, type EngineInfo } from '@supwalsh/engine';
 import { WorkerService, type CoordinatorClient, type WorkerServer } from '@supwalsh/proto';
+import { createChannelCredentials, createServerCredentials, type TlsMaterial } from '@supwalsh/security';
 import { getTracer, withSpan } from '@supwalsh/telemetry';
+import { createTracingServerInterceptor } from '@supwalsh/telemetry/grpc';
 import { HealthImplementation } from 'grpc-health-check';
 import type { BackoffOptions } from './backoff.js';
 import { createCoordinatorClient } from './coordinator-client.js';
@@ -53,6 +55,18 @@ export interface WorkerServerDeps {
   backend?: BackendChoice;
   /** HTTP/2 flow-control window of accepted connections (ring traffic). @default 16 MiB */
   flowControlWindowBytes?: number;
+  /**
+   * Security (PROTOCOL.md, Security). `tls` with `cert`, `key` and `ca`: the server requires a client certificate
+   * signed by `ca` (no other process can start shards or join this worker's rings), and the worker's own calls —
+   * to the coordinator and to ring peers — verify the other side against `ca` and present `cert`. `token`: sent
+   * to the coordinator on every call (set-ups with tokens and no CA). @default plaintext, no token
+   */
+  security?: { tls?: TlsMaterial | undefined; token?: string | undefined };
+  /**
+   * `host:port` of a second, plaintext gRPC server with only `grpc.health.v1` (the same statuses), for Kubernetes
+   * gRPC probes, which cannot present client certificates. @default none
+   */
+  healthListen?: string;
   /** Tuning of membership and reporting (tests shorten the backoffs and the batch window). */
   tuning?: {
     membershipBackoff?: BackoffOptions;
@@ -66,6 +80,8 @@ export interface WorkerServerHandle {
   readonly port: number;
   /** The advertised `host:port`. */
   readonly address: string;
+  /** `host:port` of the plaintext health server, when `healthListen` was given. */
+  readonly healthAddress: string | undefined;
   readonly workerId: string;
   readonly instanceId: string;
   readonly engine: EngineInfo;
@@ -115,6 +131,14 @@ export async function createWorkerServer(deps: WorkerServerDeps): Promise<Worker
     );
   }
 
+  const tls = deps.security?.tls;
+  if (tls && !(tls.cert && tls.key && tls.ca)) {
+    throw new WorkerArgumentError(
+      fn,
+      'security.tls',
+      'needs cert, key and ca (--tls-cert, --tls-key, --tls-ca): workers speak mutual TLS only'
+    );
+  }
   const engine = await initEngine({
     ...(deps.backend ? { backend: deps.backend } : {}),
     logger: { info: (m) => logger.info(m), warn: (m) => logger.warn(m) },
@@ -125,6 +149,7 @@ export async function createWorkerServer(deps: WorkerServerDeps): Promise<Worker
   const server = new Server({
     'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
     'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+    interceptors: [createTracingServerInterceptor()],
   });
   // Before binding (libs/collective README): ring streams are paced by this server's HTTP/2 windows.
   if (!raiseServerFlowControlWindow(server, deps.flowControlWindowBytes ?? DEFAULT_FLOW_CONTROL_WINDOW_BYTES)) {
@@ -135,23 +160,44 @@ export async function createWorkerServer(deps: WorkerServerDeps): Promise<Worker
   const reflectionProblem = await addReflection(server);
   if (reflectionProblem) logger.warn(`server reflection is off: ${reflectionProblem}`);
 
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(deps.listen, ServerCredentials.createInsecure(), (error, bound) =>
-      error ? reject(error) : resolve(bound)
-    )
-  );
+  const bind = (target: Server, listen: string, credentials: ServerCredentials) =>
+    new Promise<number>((resolve, reject) =>
+      target.bindAsync(listen, credentials, (error, bound) => (error ? reject(error) : resolve(bound)))
+    );
+  const port = await bind(server, deps.listen, createServerCredentials(tls, 'required'));
+  let healthServer: Server | undefined;
+  let healthAddress: string | undefined;
+  if (deps.healthListen) {
+    healthServer = new Server({ interceptors: [createTracingServerInterceptor()] });
+    health.addToServer(healthServer);
+    try {
+      const healthColon = deps.healthListen.lastIndexOf(':');
+      const healthPort = await bind(healthServer, deps.healthListen, ServerCredentials.createInsecure());
+      healthAddress = `${deps.healthListen.slice(0, healthColon)}:${healthPort}`;
+    } catch (error: unknown) {
+      server.forceShutdown();
+      throw error;
+    }
+  }
   const address = deps.advertisedAddress ?? advertise(deps.listen.slice(0, colon), port);
   const workerId = typeof deps.workerId === 'string' ? deps.workerId : deps.workerId(port);
   try {
     checkWorkerId(fn, workerId);
   } catch (error: unknown) {
     server.forceShutdown();
+    healthServer?.forceShutdown();
     throw error;
   }
-  const collectiveServer = await createCollectiveServer({ server, advertisedAddress: address });
+  const collectiveServer = await createCollectiveServer({
+    server,
+    advertisedAddress: address,
+    ...(tls ? { clientCredentials: createChannelCredentials(tls) } : {}),
+  });
 
   const client: CoordinatorClient | undefined = deps.coordinator
     ? createCoordinatorClient(deps.coordinator, {
+        tls,
+        token: deps.security?.token,
         ...(deps.tuning?.maxReconnectBackoffMs === undefined
           ? {}
           : { maxReconnectBackoffMs: deps.tuning.maxReconnectBackoffMs }),
@@ -191,11 +237,18 @@ export async function createWorkerServer(deps: WorkerServerDeps): Promise<Worker
     backend: engine.backend,
     gpu: engine.gpu,
     instanceId,
+    tls: tls ? 'mutual' : 'off',
+    ...(healthAddress ? { healthAddress } : {}),
   });
 
   if (client && deps.coordinator) {
     let onKeeperEvent: (event: LeaseKeeperEvent) => void = () => undefined;
-    const leaseKeeper = startLeaseKeeper({ coordinator: deps.coordinator, onEvent: (e) => onKeeperEvent(e), logger });
+    const leaseKeeper = startLeaseKeeper({
+      coordinator: deps.coordinator,
+      security: { tls, token: deps.security?.token },
+      onEvent: (e) => onKeeperEvent(e),
+      logger,
+    });
     link = createCoordinatorLink({
       client,
       ...(leaseKeeper ? { leaseKeeper } : {}),
@@ -226,6 +279,7 @@ export async function createWorkerServer(deps: WorkerServerDeps): Promise<Worker
         resolve();
       });
     });
+    healthServer?.forceShutdown();
     client?.close();
   };
 
@@ -233,6 +287,7 @@ export async function createWorkerServer(deps: WorkerServerDeps): Promise<Worker
   return {
     port,
     address,
+    healthAddress,
     workerId,
     instanceId,
     engine,

@@ -1,3 +1,6 @@
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { Backend, DatasetKind, DataType, StartShardRequest, type RunSpec } from '@supwalsh/proto';
 import { describe, expect, it } from 'vitest';
@@ -91,6 +94,22 @@ describe('parseStartShard', () => {
     expect(parseStartShard(request({}, mnist('sets/digits')), context).datasetRoot).toBe('/data/sets/digits');
     expect(refusedField(request({}, mnist('../etc')))).toBe('run.dataset.root');
     expect(refusedField(request({}, mnist('/etc')))).toBe('run.dataset.root');
+  });
+
+  it('refuses a dataset root that leaves the data directory through a symbolic link', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'supwalsh-shard-request-'));
+    try {
+      mkdirSync(path.join(dir, 'digits'));
+      symlinkSync(os.tmpdir(), path.join(dir, 'escape'));
+      const run = smallRunSpec();
+      const mnist = (root: string) =>
+        request({}, { ...run, dataset: { ...run.dataset!, kind: DatasetKind.DATASET_KIND_MNIST, root } });
+      const here = { ...context, dataDir: dir };
+      expect(parseStartShard(mnist('digits'), here).datasetRoot).toBe(path.join(dir, 'digits'));
+      expect(() => parseStartShard(mnist('escape/mnist'), here)).toThrow(/run\.dataset\.root must stay inside/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses a run for another backend with FAILED_PRECONDITION and runs AUTO on its own', () => {

@@ -3,6 +3,7 @@ import type { Compression } from '@supwalsh/collective';
 import type { BackendName } from '@supwalsh/engine';
 import type { RunSpec as MethodRunSpec } from '@supwalsh/method';
 import { Backend, DataType, type CheckpointRef, type RunSpec, type StartShardRequest } from '@supwalsh/proto';
+import { PathEscapeError, resolveInside } from '@supwalsh/security';
 import { runSpecFromProto } from '@supwalsh/wire';
 import { BackendMismatchError, ShardRequestError, toError } from './errors.js';
 
@@ -178,6 +179,14 @@ export function resolveDatasetRoot(runSpec: MethodRunSpec, dataDir: string): str
   const inside = path.relative(base, resolved);
   if (inside.startsWith('..') || path.isAbsolute(inside)) {
     throw new ShardRequestError('run.dataset.root', `must stay inside the data directory; got ${relative}`);
+  }
+  try {
+    resolveInside(base, relative, 'run.dataset.root'); // also through symbolic links
+  } catch (error: unknown) {
+    if (error instanceof PathEscapeError) {
+      throw new ShardRequestError('run.dataset.root', `must stay inside the data directory; got ${relative}`);
+    }
+    throw error;
   }
   return resolved;
 }

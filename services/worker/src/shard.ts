@@ -115,6 +115,9 @@ const PHASE: Record<PhaseName, Phase> = {
   evaluating: Phase.PHASE_EVALUATING,
 };
 
+/** Longest wait for rank 0's reports to be acknowledged before a checkpoint is stored. */
+const CHECKPOINT_FLUSH_TIMEOUT_MS = 30_000;
+
 /** What `untilAborted` resolves with when the shard was aborted first. */
 const ABORTED = Symbol('aborted');
 
@@ -391,6 +394,11 @@ export function startShard(deps: ShardDeps): Shard {
       requested: () => handOverReason !== undefined,
       save: async (checkpoint: RunCheckpoint) => {
         try {
+          // Step 11: a stored checkpoint implies that everything rank 0 reported before it is stored, so that a run
+          // resumed from it after rank 0 died loses no metric (the coordinator drops what it reports again).
+          if (rank === 0 && !(await reporter.flush(CHECKPOINT_FLUSH_TIMEOUT_MS))) {
+            throw new Error(`the reports before it were not acknowledged within ${CHECKPOINT_FLUSH_TIMEOUT_MS} ms`);
+          }
           await uploader.save(checkpoint);
           if (handOverReason !== undefined) {
             logger.info('checkpoint stored for the hand-over; stopping', { ...fields, reason: handOverReason });

@@ -22,6 +22,21 @@ describe('parseWorkerOptions', () => {
     expect(parseWorkerOptions([], {}).coordinator).toBeUndefined();
   });
 
+  it('takes the TLS files, the token file and the health address from flags or SUPWALSH_* variables', () => {
+    const options = parseWorkerOptions(['--tls-cert', '/tls/tls.crt', '--health-listen', '0.0.0.0:8081'], {
+      SUPWALSH_TLS_KEY: '/tls/tls.key',
+      SUPWALSH_TLS_CA: '/tls/ca.crt',
+    });
+    expect(options.tls).toEqual({
+      cert: { path: '/tls/tls.crt', option: '--tls-cert' },
+      key: { path: '/tls/tls.key', option: 'SUPWALSH_TLS_KEY' },
+      ca: { path: '/tls/ca.crt', option: 'SUPWALSH_TLS_CA' },
+    });
+    expect(options.healthListen).toBe('0.0.0.0:8081');
+    expect(parseWorkerOptions(['--token-file', '/secrets/token'], {}).tokenFile).toBe('/secrets/token');
+    expect(() => parseWorkerOptions(['--health-listen', '8081'], {})).toThrow(/--health-listen must be host:port/);
+  });
+
   it('refuses unknown flags, bad labels and unknown backends, naming them', () => {
     expect(() => parseWorkerOptions(['--nope'], {})).toThrow(WorkerArgumentError);
     expect(() => parseWorkerOptions(['--label', 'novalue'], {})).toThrow(/--label must be key=value/);

@@ -2,6 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { BACKEND_CHOICES, type BackendChoice } from '@supwalsh/engine';
+import { tlsFilesFrom, type TlsFiles } from '@supwalsh/security';
 import { WorkerArgumentError } from './errors.js';
 
 /** The worker's command-line configuration (`main.ts`). */
@@ -19,6 +20,12 @@ export interface WorkerOptions {
   labels: Record<string, string>;
   backend: BackendChoice;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** PEM files for mutual TLS (all three or none), read by main.ts. */
+  tls: TlsFiles;
+  /** A token file whose first token the worker sends to the coordinator; unset: `SUPWALSH_TOKEN(_FILE)`. */
+  tokenFile?: string;
+  /** `host:port` of a plaintext server with only grpc.health.v1 (Kubernetes probes); unset: none. */
+  healthListen?: string;
   help: boolean;
 }
 
@@ -37,6 +44,11 @@ export const WORKER_USAGE = `Usage: node services/worker/dist/main.js [options]
   --label key=value        label for workers.selector (repeatable) env SUPWALSH_WORKER_LABELS (k=v,k=v)
   --backend NAME           auto | tensorflow | wasm | cpu         env SUPWALSH_BACKEND      default auto
   --log-level LEVEL        debug | info | warn | error            env SUPWALSH_LOG_LEVEL    default info
+  --tls-cert FILE          PEM certificate (server and client)    env SUPWALSH_TLS_CERT     default: plaintext
+  --tls-key FILE           PEM private key of --tls-cert          env SUPWALSH_TLS_KEY
+  --tls-ca FILE            cluster CA: peers must show a certificate it signed   env SUPWALSH_TLS_CA
+  --token-file FILE        bearer token for the coordinator (first line)  env SUPWALSH_TOKEN_FILE (or SUPWALSH_TOKEN)
+  --health-listen host:port  plaintext grpc.health.v1 only, for probes  env SUPWALSH_HEALTH_LISTEN  default: none
   --help                   this text
 `;
 
@@ -60,6 +72,11 @@ export function parseWorkerOptions(
         label: { type: 'string', multiple: true },
         backend: { type: 'string' },
         'log-level': { type: 'string' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
+        'tls-ca': { type: 'string' },
+        'token-file': { type: 'string' },
+        'health-listen': { type: 'string' },
         help: { type: 'boolean' },
       },
       strict: true,
@@ -86,6 +103,10 @@ export function parseWorkerOptions(
   }
   const dataDir =
     pick(values['data-dir'], 'SUPWALSH_DATA_DIR') ?? path.join(os.homedir(), '.cache', 'supwalsh', 'data');
+  const healthListen = pick(values['health-listen'], 'SUPWALSH_HEALTH_LISTEN');
+  if (healthListen !== undefined && !/^.+:\d{1,5}$/.test(healthListen)) {
+    throw new WorkerArgumentError(fn, '--health-listen', `must be host:port; got ${JSON.stringify(healthListen)}`);
+  }
   const optional = <K extends string>(key: K, value: string | undefined) =>
     (value === undefined ? {} : { [key]: value }) as Partial<Record<K, string>>;
   return {
@@ -98,6 +119,9 @@ export function parseWorkerOptions(
     labels,
     backend: backend as BackendChoice,
     logLevel: logLevel as WorkerOptions['logLevel'],
+    tls: tlsFilesFrom({ cert: values['tls-cert'], key: values['tls-key'], ca: values['tls-ca'] }, env),
+    ...optional('tokenFile', values['token-file']),
+    ...optional('healthListen', healthListen),
     help: values.help ?? false,
   };
 }

@@ -11,7 +11,14 @@ import {
   type ExperimentEvent,
 } from '@supwalsh/proto';
 import { createProgressPrinter, formatResultsTable, summarizeRuns, type ProgressStream } from '@supwalsh/report';
-import { COORDINATOR_ADDRESS_ENV, createSupWalshClient, isTerminalState, type SupWalshClient } from '@supwalsh/sdk';
+import {
+  COORDINATOR_ADDRESS_ENV,
+  createSupWalshClient,
+  isTerminalState,
+  type SupWalshClient,
+  type SupWalshClientOptions,
+} from '@supwalsh/sdk';
+import { resolveClientToken, TLS_OPTIONS } from '@supwalsh/security';
 import { experimentEventToMethodEvent, parseSpecText, runResultFromJson } from '@supwalsh/wire';
 import { startLocalCluster, type LocalCluster } from './local-cluster.js';
 
@@ -23,6 +30,13 @@ export interface CliIo {
   readonly signal?: AbortSignal;
 }
 
+/** The connection flags every command but serve and worker takes (with --coordinator). */
+export const CONNECT_USAGE = `  --token <token>        bearer token (or $SUPWALSH_TOKEN)
+  --token-file <file>    file whose first line is the bearer token (or $SUPWALSH_TOKEN_FILE)
+  --tls-ca <file>        TLS, verifying the coordinator against this CA (or $SUPWALSH_TLS_CA)
+  --tls                  TLS, verifying the coordinator against the system's root certificates
+`;
+
 export const SUBMIT_USAGE = `usage: nx run coordinator:submit -- --spec <file> [options]
 
   --spec <file>          experiment spec, YAML or JSON (examples/*.yaml)                      required
@@ -32,8 +46,7 @@ export const SUBMIT_USAGE = `usage: nx run coordinator:submit -- --spec <file> [
   --data-dir <dir>       the embedded cluster's store, artifacts and datasets       default .supwalsh/local
   --out <dir>            where the report is downloaded                         default reports/<spec name>
   --detach               submit, print the experiment id and return (needs --coordinator)
-  --token <token>        bearer token (or $SUPWALSH_TOKEN)
-`;
+${CONNECT_USAGE}`;
 
 function stateName(state: ExperimentState): string {
   return experimentStateToJSON(state).replace('EXPERIMENT_STATE_', '').toLowerCase();
@@ -120,12 +133,11 @@ export async function submitCommand(argv: readonly string[], io: CliIo): Promise
     args: [...argv],
     options: {
       spec: { type: 'string' },
-      coordinator: { type: 'string' },
       local: { type: 'string', default: '2' },
       'data-dir': { type: 'string', default: '.supwalsh/local' },
       out: { type: 'string' },
       detach: { type: 'boolean', default: false },
-      token: { type: 'string' },
+      ...CONNECT_OPTIONS,
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -158,8 +170,10 @@ export async function submitCommand(argv: readonly string[], io: CliIo): Promise
     cluster = await startLocalCluster({ workers, dataDir, cacheDir: path.join(dataDir, 'cache') });
     address = cluster.address;
   }
-  const token = values.token ?? io.env['SUPWALSH_TOKEN'];
-  const client = createSupWalshClient({ address, ...(token ? { token } : {}) });
+  // The embedded cluster is plaintext and open on loopback; a remote coordinator gets the connection flags.
+  const client = cluster
+    ? createSupWalshClient({ address, tls: false, token: '' })
+    : createSupWalshClient(clientOptions(values, io, address));
   try {
     const submitted = await client.submit(spec);
     io.stdout.write(`submitted ${submitted.id} (${submitted.runs.length} runs) to ${address}\n`);
@@ -187,13 +201,40 @@ export async function submitCommand(argv: readonly string[], io: CliIo): Promise
   }
 }
 
-function connect(values: { coordinator?: string | undefined; token?: string | undefined }, io: CliIo): SupWalshClient {
-  const address = values.coordinator ?? io.env[COORDINATOR_ADDRESS_ENV];
-  const token = values.token ?? io.env['SUPWALSH_TOKEN'];
-  return createSupWalshClient({ ...(address ? { address } : {}), ...(token ? { token } : {}) });
+interface ConnectValues {
+  coordinator?: string | undefined;
+  token?: string | undefined;
+  'token-file'?: string | undefined;
+  'tls-ca'?: string | undefined;
+  tls?: boolean | undefined;
 }
 
-const CONNECT_OPTIONS = { coordinator: { type: 'string' }, token: { type: 'string' } } as const;
+/**
+ * SDK options from the connection flags over `io.env`: the token from --token, --token-file, $SUPWALSH_TOKEN or
+ * $SUPWALSH_TOKEN_FILE; TLS with --tls-ca or $SUPWALSH_TLS_CA (that CA), or --tls (the system's roots).
+ */
+export function clientOptions(values: ConnectValues, io: CliIo, address?: string): SupWalshClientOptions {
+  const caFile = values['tls-ca'] ?? io.env[TLS_OPTIONS.ca.env];
+  const token = values.token ?? resolveClientToken({ tokenFile: values['token-file'], env: io.env });
+  return {
+    ...(address ? { address } : {}),
+    tls: caFile ? { caFile } : values.tls === true,
+    ...(token ? { token } : { token: '' }),
+  };
+}
+
+function connect(values: ConnectValues, io: CliIo): SupWalshClient {
+  const address = values.coordinator ?? io.env[COORDINATOR_ADDRESS_ENV];
+  return createSupWalshClient(clientOptions(values, io, address));
+}
+
+const CONNECT_OPTIONS = {
+  coordinator: { type: 'string' },
+  token: { type: 'string' },
+  'token-file': { type: 'string' },
+  'tls-ca': { type: 'string' },
+  tls: { type: 'boolean' },
+} as const;
 
 /** `watch <experiment id> [--after N]`: streams the experiment's events until it ends. */
 export async function watchCommand(argv: readonly string[], io: CliIo): Promise<number> {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { credentials } from '@grpc/grpc-js';
 import { CoordinatorClient, WorkerState, type ListWorkersResponse } from '@supwalsh/proto';
+import { createTracingClientInterceptor } from '@supwalsh/telemetry/grpc';
 import { WORKER_MAIN } from '@supwalsh/worker';
 import { silentLogger, type CoordinatorLogger } from '../logger.js';
 import { createCoordinatorServer, type CoordinatorServerHandle } from '../server.js';
@@ -86,7 +87,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
           options.dataDir,
         ];
         if (options.cacheDir) args.push('--cache-dir', options.cacheDir);
-        const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+        const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: localWorkerEnv() });
         children.push(child);
         const forward = (line: string) => options.workerLog?.(`[${id}] ${line}`);
         createInterface({ input: child.stderr! }).on('line', forward);
@@ -107,9 +108,31 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
   }
 }
 
+/**
+ * The worker processes' environment: this one without the security and health settings, which belong to a real
+ * deployment — the embedded cluster is plaintext and open, on loopback only.
+ */
+function localWorkerEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const name of [
+    'SUPWALSH_TLS_CERT',
+    'SUPWALSH_TLS_KEY',
+    'SUPWALSH_TLS_CA',
+    'SUPWALSH_TOKEN',
+    'SUPWALSH_TOKEN_FILE',
+    'SUPWALSH_HEALTH_LISTEN',
+  ]) {
+    delete env[name];
+  }
+  env['SUPWALSH_METRICS_PORT'] ??= '0'; // N workers on one host would fight over 9464: no endpoint unless set
+  return env;
+}
+
 /** Polls `ListWorkers` until every one of `ids` is registered and idle. */
 async function waitForWorkers(address: string, ids: readonly string[], timeoutMs: number): Promise<void> {
-  const client = new CoordinatorClient(address, credentials.createInsecure());
+  const client = new CoordinatorClient(address, credentials.createInsecure(), {
+    interceptors: [createTracingClientInterceptor()],
+  });
   const deadline = Date.now() + timeoutMs;
   try {
     for (;;) {
