@@ -1,7 +1,10 @@
 import path from 'node:path';
-import { Server, ServerCredentials, type ServerInterceptor } from '@grpc/grpc-js';
+import type { ServerCredentials } from '@grpc/grpc-js';
+import { Server, type ServerInterceptor } from '@grpc/grpc-js';
 import { CoordinatorService, WorkerClient } from '@supwalsh/proto';
 import {
+  bindServer,
+  startHealthServer,
   createChannelCredentials,
   createServerCredentials,
   parseCertificates,
@@ -117,19 +120,12 @@ export async function createCoordinatorServer(deps: CoordinatorServerDeps): Prom
   if (!addReflection(server, deps.protoDir)) {
     deps.logger.warn('server reflection is off: the .proto files were not found', { protoDir: deps.protoDir });
   }
-  const bind = (target: Server, listen: string, credentials: ServerCredentials) =>
-    new Promise<number>((resolve, reject) =>
-      target.bindAsync(listen, credentials, (error, bound) => (error ? reject(error) : resolve(bound)))
-    );
-  const port = await bind(server, deps.listen, security.credentials);
+  const port = await bindServer(server, deps.listen, security.credentials);
   let healthServer: Server | undefined;
   let healthAddress: string | undefined;
   if (deps.healthListen) {
-    healthServer = new Server({ interceptors: [createTracingServerInterceptor()] });
-    health.addToServer(healthServer);
     try {
-      const healthPort = await bind(healthServer, deps.healthListen, ServerCredentials.createInsecure());
-      healthAddress = `${hostOf(deps.healthListen)}:${healthPort}`;
+      ({ server: healthServer, address: healthAddress } = await startHealthServer(health, deps.healthListen));
     } catch (error: unknown) {
       server.forceShutdown();
       throw error;

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Server, ServerCredentials, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
+import { Server, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
 import {
   createCollectiveServer,
   DEFAULT_FLOW_CONTROL_WINDOW_BYTES,
@@ -11,7 +11,13 @@ import {
 } from '@supwalsh/collective';
 import { initEngine, type BackendChoice, type EngineInfo } from '@supwalsh/engine';
 import { WorkerService, type CoordinatorClient, type WorkerServer } from '@supwalsh/proto';
-import { createChannelCredentials, createServerCredentials, type TlsMaterial } from '@supwalsh/security';
+import {
+  bindServer,
+  createChannelCredentials,
+  createServerCredentials,
+  startHealthServer,
+  type TlsMaterial,
+} from '@supwalsh/security';
 import { getTracer, withSpan } from '@supwalsh/telemetry';
 import { createTracingServerInterceptor } from '@supwalsh/telemetry/grpc';
 import { HealthImplementation } from 'grpc-health-check';
@@ -160,20 +166,12 @@ export async function createWorkerServer(deps: WorkerServerDeps): Promise<Worker
   const reflectionProblem = await addReflection(server);
   if (reflectionProblem) logger.warn(`server reflection is off: ${reflectionProblem}`);
 
-  const bind = (target: Server, listen: string, credentials: ServerCredentials) =>
-    new Promise<number>((resolve, reject) =>
-      target.bindAsync(listen, credentials, (error, bound) => (error ? reject(error) : resolve(bound)))
-    );
-  const port = await bind(server, deps.listen, createServerCredentials(tls, 'required'));
+  const port = await bindServer(server, deps.listen, createServerCredentials(tls, 'required'));
   let healthServer: Server | undefined;
   let healthAddress: string | undefined;
   if (deps.healthListen) {
-    healthServer = new Server({ interceptors: [createTracingServerInterceptor()] });
-    health.addToServer(healthServer);
     try {
-      const healthColon = deps.healthListen.lastIndexOf(':');
-      const healthPort = await bind(healthServer, deps.healthListen, ServerCredentials.createInsecure());
-      healthAddress = `${deps.healthListen.slice(0, healthColon)}:${healthPort}`;
+      ({ server: healthServer, address: healthAddress } = await startHealthServer(health, deps.healthListen));
     } catch (error: unknown) {
       server.forceShutdown();
       throw error;

@@ -1,0 +1,23 @@
+import { Server, ServerCredentials } from '@grpc/grpc-js';
+
+/** Binds `server` to `listen` (`host:port`; port 0 picks a free one) and resolves with the bound port. */
+export function bindServer(server: Server, listen: string, credentials: ServerCredentials): Promise<number> {
+  return new Promise((resolve, reject) =>
+    server.bindAsync(listen, credentials, (error, bound) => (error ? reject(error) : resolve(bound)))
+  );
+}
+
+/**
+ * A second gRPC server on `listen` that serves only `grpc.health.v1`, in plaintext: Kubernetes gRPC probes cannot
+ * speak TLS, and health says nothing a probe could not see anyway. `health` is the main server's implementation
+ * (grpc-health-check's `HealthImplementation`), so both report the same status.
+ */
+export async function startHealthServer(
+  health: { addToServer(server: Server): void },
+  listen: string
+): Promise<{ readonly server: Server; readonly address: string }> {
+  const server = new Server();
+  health.addToServer(server);
+  const port = await bindServer(server, listen, ServerCredentials.createInsecure());
+  return { server, address: `${listen.slice(0, listen.lastIndexOf(':'))}:${port}` };
+}
