@@ -3,6 +3,7 @@
 // @supwalsh/telemetry/node's startTelemetry (OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set, else Prometheus /metrics
 // on SUPWALSH_METRICS_PORT, default 9464), flushed after the store is closed.
 import { SecurityError } from '@supwalsh/security';
+import { TelemetryConfigError } from '@supwalsh/telemetry';
 import { startTelemetry } from '@supwalsh/telemetry/node';
 import { COORDINATOR_USAGE, parseCoordinatorConfig, readCoordinatorSecurity } from './coordinator-options.js';
 import { ConfigError, toError } from './errors.js';
@@ -32,7 +33,14 @@ async function main(): Promise<number> {
     return 2;
   }
   const logger = createConsoleLogger({ level: config.logLevel });
-  const telemetry = await startTelemetry({ serviceName: 'supwalsh-coordinator', logger });
+  let telemetry;
+  try {
+    telemetry = await startTelemetry({ serviceName: 'supwalsh-coordinator', logger });
+  } catch (error: unknown) {
+    if (!(error instanceof TelemetryConfigError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    return 2;
+  }
   const store = openStore(config.dataDir);
   const server = await createCoordinatorServer({
     store,

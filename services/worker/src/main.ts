@@ -5,6 +5,7 @@
  * exits 0; a second signal exits at once with 1.
  */
 import { readTlsFiles, resolveClientToken, SecurityError } from '@supwalsh/security';
+import { TelemetryConfigError } from '@supwalsh/telemetry';
 import { toError, WorkerArgumentError } from './errors.js';
 import { createJsonLogger } from './logger.js';
 import { createWorkerServer } from './server.js';
@@ -62,7 +63,7 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   const e = toError(error);
-  const usage = e instanceof WorkerArgumentError || e instanceof SecurityError;
+  const usage = e instanceof WorkerArgumentError || e instanceof SecurityError || e instanceof TelemetryConfigError;
   process.stderr.write(`${usage ? e.message : (e.stack ?? e.message)}\n`);
   process.exit(usage ? 2 : 1);
 });
