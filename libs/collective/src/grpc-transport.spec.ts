@@ -1,8 +1,12 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
 import http2 from 'node:http2';
+import os from 'node:os';
+import path from 'node:path';
 import { Client, credentials, Metadata, Server, ServerCredentials, status, type ServiceError } from '@grpc/grpc-js';
 import { CollectiveService, type SendChunksRequest, type SendChunksResponse } from '@supwalsh/proto';
+import { createTestPki } from '@supwalsh/security/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CollectiveArgumentError, CollectiveTimeoutError, PeerFailedError } from './errors.js';
+import { CollectiveArgumentError, CollectiveProtocolError, CollectiveTimeoutError, PeerFailedError } from './errors.js';
 import {
   COLLECTIVE_METADATA,
   createCollectiveServer,
@@ -12,7 +16,7 @@ import {
 } from './grpc-transport.js';
 import type { Collective } from './ring-collective.js';
 import { raiseServerFlowControlWindow } from './server-flow-control.js';
-import { randomFloats } from './test-support.js';
+import { firstBitDifference, float32SumBound, float64AbsSum, float64Sum, randomFloats } from './test-support.js';
 
 const openRings: Collective[] = [];
 const openServers: CollectiveServer[] = [];
@@ -200,5 +204,106 @@ describe('raiseServerFlowControlWindow', () => {
       session.destroy();
       server.forceShutdown();
     }
+  });
+});
+
+describe("createRing with dataPath 'http2' (the sending side writes HTTP/2 itself)", () => {
+  const http2Path = { dataPath: 'http2' } as const;
+
+  it('all-reduces sizes 0, 1, n−1, n+1 and multi-chunk: float64 sum within float32 rounding, identical bits', async () => {
+    const list = await servers(3);
+    const rings = await Promise.all([0, 1, 2].map((r) => join(list, r, { ...http2Path, chunkBytes: 4096 })));
+    for (const [i, size] of [0, 1, 2, 4, 3 * 1024 + 7, 100_003].entries()) {
+      const inputs = rings.map((_, r) => randomFloats(size, 97 * i + r));
+      const results = await Promise.all(rings.map((ring, r) => ring.allReduce(Float32Array.from(inputs[r]!))));
+      const exact = float64Sum(inputs);
+      const scale = float64AbsSum(inputs);
+      for (const result of results) {
+        expect(result.length).toBe(size);
+        expect(firstBitDifference(result, results[0]!)).toBe(-1);
+      }
+      for (let k = 0; k < size; k++) {
+        expect(Math.abs(results[0]![k]! - exact[k]!)).toBeLessThanOrEqual(float32SumBound(3, scale[k]!));
+      }
+    }
+  });
+
+  it('interoperates with grpc-js senders in one ring (same wire protocol)', async () => {
+    const list = await servers(3);
+    const rings = await Promise.all(
+      [0, 1, 2].map((r) => join(list, r, { dataPath: r === 1 ? 'grpc-js' : 'http2', chunkBytes: 64 << 10 }))
+    );
+    const inputs = rings.map((_, r) => randomFloats(300_001, r + 11));
+    const results = await Promise.all(rings.map((ring, r) => ring.allReduce(Float32Array.from(inputs[r]!))));
+    for (const result of results) expect(firstBitDifference(result, results[0]!)).toBe(-1);
+    const weights = new Float32Array([1, 2, 3]);
+    const received = await Promise.all(
+      rings.map((ring, r) => ring.broadcast(r === 2 ? weights : new Float32Array(3), 2))
+    );
+    for (const result of received) expect(Array.from(result)).toEqual([1, 2, 3]);
+    await Promise.all(rings.map((ring) => ring.barrier()));
+  });
+
+  it('rejects mismatched messages with CollectiveProtocolError on the receiver and fails every rank', async () => {
+    const list = await servers(2);
+    const rings = await Promise.all([0, 1].map((r) => join(list, r, http2Path)));
+    const outcomes = await Promise.allSettled(
+      rings.map((ring, r) => ring.allReduce(new Float32Array(1000), { step: r + 1 })) // ranks disagree on the step
+    );
+    const reasons = outcomes.map((o) => (o as PromiseRejectedResult).reason as Error);
+    expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected']);
+    expect(reasons.some((e) => e instanceof CollectiveProtocolError)).toBe(true);
+    for (const e of reasons) expect(e instanceof CollectiveProtocolError || e instanceof PeerFailedError).toBe(true);
+    expect(rings.map((ring) => ring.state)).toEqual(['FAILED', 'FAILED']);
+  });
+
+  it('fails fast with a typed error naming the right neighbour when it never listens, as the grpc-js path does', async () => {
+    const list = await servers(1);
+    const dead = await createCollectiveServer();
+    const deadAddress = dead.address;
+    await dead.shutdown(); // nobody listens there any more
+    for (const dataPath of ['grpc-js', 'http2'] as const) {
+      const start = performance.now();
+      const error = await createRing({
+        dataPath,
+        rank: 0,
+        worldSize: 2,
+        peers: [list[0]!.address, deadAddress],
+        runId: `spec-run-${dataPath}`,
+        server: list[0],
+        connectTimeoutMs: 500,
+      }).catch((e: unknown) => e as Error);
+      expect(performance.now() - start).toBeLessThan(2_000);
+      // UNAVAILABLE is retried until the next backoff would pass the deadline, then reported as the peer's failure
+      expect(error instanceof CollectiveTimeoutError || error instanceof PeerFailedError, String(error)).toBe(true);
+      expect(error).toMatchObject({ peerRank: 1 });
+    }
+  });
+
+  it('fails the survivors with PeerFailedError when a rank is gone mid-operation', async () => {
+    const list = await servers(3);
+    const rings = await Promise.all([0, 1, 2].map((r) => join(list, r, { ...http2Path, chunkBytes: 64 << 10 })));
+    const start = performance.now();
+    const pending = Promise.allSettled([0, 1].map((r) => rings[r]!.allReduce(new Float32Array(4 << 20))));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await list[2]!.shutdown(); // rank 2's server aborts its ring: both neighbours hear of it
+    const outcomes = await pending;
+    expect(performance.now() - start).toBeLessThan(5_000);
+    for (const outcome of outcomes) {
+      expect(outcome.status).toBe('rejected');
+      expect((outcome as PromiseRejectedResult).reason).toMatchObject({ name: 'PeerFailedError', peerRank: 2 });
+    }
+  });
+
+  it('runs over mutual TLS with the same channel credentials as the grpc-js path', async () => {
+    const pki = createTestPki(mkdtempSync(path.join(os.tmpdir(), 'collective-tls-')));
+    const [ca, cert, key] = [pki.ca, pki.node.cert, pki.node.key].map((file) => readFileSync(file));
+    const serverCredentials = ServerCredentials.createSsl(ca!, [{ private_key: key!, cert_chain: cert! }], true);
+    const clientCredentials = credentials.createSsl(ca!, key!, cert!);
+    const list = await Promise.all([0, 1].map(() => createCollectiveServer({ serverCredentials, clientCredentials })));
+    openServers.push(...list);
+    const rings = await Promise.all([0, 1].map((r) => join(list, r, http2Path)));
+    const results = await Promise.all(rings.map((ring, r) => ring.allReduce(new Float32Array(70_000).fill(r + 1))));
+    for (const result of results) expect(result.every((x) => x === 3)).toBe(true);
   });
 });

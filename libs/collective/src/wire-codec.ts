@@ -134,42 +134,66 @@ function varintLength(value: number): number {
   return n;
 }
 
+/** Bytes of the gRPC message prefix: compressed flag (1) and big-endian message length (4). */
+export const GRPC_PREFIX_BYTES = 5;
+
 /**
- * Serializes a SendChunksRequest into one Buffer with a single copy of `data` — the hot path of the ring.
- * Valid protobuf: the fields other than `data` come from the generated encoder, then `data` as field 15 (field
- * order is free in protobuf). The tag and length varints of `data` are written over-long where needed (valid:
- * parsers read varints up to their maximal length) so that the payload lands 4-byte aligned on the receiving
- * side and decodes as a Float32Array view without a copy. ts-proto's `encode().finish()` plus grpc-js's
- * `Buffer.from` copy the payload three times; see the README for what this saved.
+ * The bytes of a SendChunksRequest up to its payload, and the payload itself (a view, not copied): the message
+ * is `head` (minus `prefixBytes`) followed by `data`. Valid protobuf: the fields other than `data` come from the
+ * generated encoder, then `data` as field 15 (field order is free in protobuf). The tag and length varints of
+ * `data` are written over-long where needed (valid: parsers read varints up to their maximal length) so that
+ * the payload lands 4-byte aligned on a grpc-js receiver and decodes as a Float32Array view without a copy.
+ * With `prefixBytes` = {@link GRPC_PREFIX_BYTES}, `head` starts with the gRPC length prefix of the message.
+ */
+export function encodeChunkHead(
+  request: SendChunksRequest,
+  prefixBytes: 0 | typeof GRPC_PREFIX_BYTES = 0
+): { head: Buffer; data: Uint8Array } {
+  const data = request.data;
+  const fields = SendChunksRequest.encode({ ...request, data: EMPTY }).finish();
+  const size = data.byteLength;
+  let tagBytes = 0;
+  let lengthBytes = 0;
+  if (size > 0) {
+    const minimal = varintLength(size);
+    tagBytes = 1;
+    lengthBytes = minimal;
+    while ((RECEIVED_MESSAGE_OFFSET + fields.length + tagBytes + lengthBytes) % 4 !== 0) {
+      if (lengthBytes < 5) lengthBytes++;
+      else {
+        tagBytes++;
+        lengthBytes = minimal;
+      }
+    }
+  }
+  const headBytes = prefixBytes + fields.length + tagBytes + lengthBytes;
+  const head = Buffer.allocUnsafe(headBytes);
+  if (prefixBytes) {
+    head[0] = 0; // not compressed
+    head.writeUInt32BE(headBytes - prefixBytes + size, 1);
+  }
+  head.set(fields, prefixBytes);
+  if (size > 0) {
+    const at = writeVarint(head, prefixBytes + fields.length, DATA_TAG, tagBytes);
+    writeVarint(head, at, size, lengthBytes);
+  }
+  return { head, data };
+}
+
+/**
+ * Serializes a SendChunksRequest into one Buffer with a single copy of `data` (the layout of
+ * {@link encodeChunkHead}) — the grpc-js data path. ts-proto's `encode().finish()` plus grpc-js's `Buffer.from`
+ * copy the payload three times; see the README for what this saved.
  */
 export function serializeChunk(
   request: SendChunksRequest,
   allocate: (bytes: number) => Buffer = (bytes) => Buffer.allocUnsafeSlow(bytes)
 ): Buffer {
-  const data = request.data;
-  const head = SendChunksRequest.encode({ ...request, data: EMPTY }).finish();
-  const size = data.byteLength;
-  if (size === 0) {
-    const out = allocate(head.length).subarray(0, head.length);
-    out.set(head, 0);
-    return out;
-  }
-  const minimal = varintLength(size);
-  let tagBytes = 1;
-  let lengthBytes = minimal;
-  while ((RECEIVED_MESSAGE_OFFSET + head.length + tagBytes + lengthBytes) % 4 !== 0) {
-    if (lengthBytes < 5) lengthBytes++;
-    else {
-      tagBytes++;
-      lengthBytes = minimal;
-    }
-  }
-  const total = head.length + tagBytes + lengthBytes + size;
+  const { head, data } = encodeChunkHead(request);
+  const total = head.length + data.byteLength;
   const out = allocate(total).subarray(0, total);
   out.set(head, 0);
-  let at = writeVarint(out, head.length, DATA_TAG, tagBytes);
-  at = writeVarint(out, at, size, lengthBytes);
-  out.set(data, at);
+  out.set(data, head.length);
   return out;
 }
 

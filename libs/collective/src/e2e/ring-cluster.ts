@@ -20,7 +20,7 @@ const WORKER = path.resolve(import.meta.dirname, '..', '..', 'dist', 'e2e', 'rin
 /** Starts `worldSize` workers, exchanges their bound addresses and forms the ring. */
 export async function startRingCluster(
   worldSize: number,
-  options: Record<string, number> = {},
+  options: Record<string, number | string> = {},
   runId = 'e2e-run'
 ): Promise<RingCluster> {
   const workers = Array.from({ length: worldSize }, () =>

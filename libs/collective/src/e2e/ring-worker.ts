@@ -8,7 +8,14 @@ import { createCollectiveServer, createRing, type Collective } from '../index.js
 import { randomFloats } from '../test-support.js';
 
 export type WorkerCommand =
-  | { type: 'join'; rank: number; worldSize: number; peers: string[]; runId: string; options?: Record<string, number> }
+  | {
+      type: 'join';
+      rank: number;
+      worldSize: number;
+      peers: string[];
+      runId: string;
+      options?: Record<string, number | string>;
+    }
   | { type: 'allReduce'; id: number; size: number; seed: number; op?: 'sum' | 'mean'; returnResult: boolean }
   | { type: 'broadcast'; id: number; size: number; seed: number; root: number }
   | { type: 'barrier'; id: number }

@@ -19,8 +19,14 @@ export interface TransportSettings {
   wireSerializer?: 'fast' | 'generated';
 }
 
+/**
+ * `grpc`: the library's gRPC transport with its default data path; `grpc-js` / `grpc-http2`: the same with the
+ * sending side forced to one data path (`RingOptions.dataPath`); `tcp`: the plain-socket baseline.
+ */
+export type BenchTransport = 'grpc' | 'grpc-js' | 'grpc-http2' | 'tcp';
+
 export type BenchCommand =
-  | { type: 'setup'; transport: 'grpc' | 'tcp'; rank: number; worldSize: number; settings: TransportSettings }
+  | { type: 'setup'; transport: BenchTransport; rank: number; worldSize: number; settings: TransportSettings }
   | { type: 'connect'; peers: string[] }
   | { type: 'measure'; bytes: number; warmup: number; iterations: number; trials: number }
   | { type: 'stream-listen' }
@@ -46,7 +52,7 @@ async function handle(command: BenchCommand): Promise<void> {
   switch (command.type) {
     case 'setup': {
       setup = command;
-      if (command.transport === 'grpc') {
+      if (command.transport !== 'tcp') {
         grpcServer = await createCollectiveServer({
           listen: '127.0.0.1:0',
           ...(command.settings.flowControlWindowBytes
@@ -64,8 +70,17 @@ async function handle(command: BenchCommand): Promise<void> {
     case 'connect': {
       const { rank, worldSize, settings } = setup!;
       const options = { runId: RUN_ID, generation: 1, timeoutMs: 120_000, ...settings };
+      const transport = setup!.transport;
+      const dataPath = transport === 'grpc-js' ? 'grpc-js' : transport === 'grpc-http2' ? 'http2' : undefined;
       collective = grpcServer
-        ? await createRing({ ...options, rank, worldSize, peers: command.peers, server: grpcServer })
+        ? await createRing({
+            ...options,
+            ...(dataPath ? { dataPath } : {}),
+            rank,
+            worldSize,
+            peers: command.peers,
+            server: grpcServer,
+          })
         : createCollective(await tcpMember!.connect(command.peers), options);
       reply({ type: 'ready' });
       return;

@@ -4,16 +4,17 @@
  *
  * Ring all-reduce between separate processes on loopback, through the library's gRPC transport and, in the same
  * run, through a plain TCP-socket transport running the same ring algorithm, plus a raw one-way TCP stream for
- * scale. Rows: `{ transport: 'grpc' | 'tcp', worldSize, bytes, seconds, algbw, busbw, streamBw, ofTcp }`,
- * bandwidths in bytes/s with the nccl-tests definitions (algbw = bytes / seconds; busbw = algbw · 2(n−1)/n);
- * `streamBw` is the raw one-way TCP stream moving the same bytes, `ofTcp` the gRPC busbw as a fraction of the
- * TCP ring's. Each figure is the median of `trials` trials of back-to-back operations, slowest rank.
+ * scale. Transports `grpc-js` and `grpc-http2` are the gRPC transport with one data path forced
+ * (`RingOptions.dataPath`), for paired comparisons. Rows: `{ transport, worldSize, bytes, seconds, algbw, busbw,
+ * streamBw, ofTcp }`, bandwidths in bytes/s with the nccl-tests definitions (algbw = bytes / seconds; busbw =
+ * algbw · 2(n−1)/n); `streamBw` is the raw one-way TCP stream moving the same bytes, `ofTcp` the gRPC busbw as a
+ * fraction of the TCP ring's. Each figure is the median of `trials` trials of back-to-back operations, slowest rank.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { defineBenchmark, option, type BenchRow } from '../benchmark.js';
-import type { BenchCommand, BenchReply, TransportSettings } from './allreduce-worker.js';
+import type { BenchCommand, BenchReply, BenchTransport, TransportSettings } from './allreduce-worker.js';
 
 const WORKER = path.join(import.meta.dirname, 'allreduce-worker.js');
 const KiB = 1024;
@@ -72,7 +73,7 @@ export default defineBenchmark({
     const quick = args.includes('--quick');
     const sizes = option(args, '--sizes')?.split(',').map(parseSize) ?? (quick ? QUICK_SIZES : FULL_SIZES);
     const worldSizes = option(args, '--world')?.split(',').map(Number) ?? [2, 3, 4];
-    const transports = (option(args, '--transports')?.split(',') ?? ['grpc', 'tcp']) as ('grpc' | 'tcp')[];
+    const transports = (option(args, '--transports')?.split(',') ?? ['grpc', 'tcp']) as BenchTransport[];
     const trials = Number(option(args, '--trials') ?? 3);
     const settings: TransportSettings = {};
     if (option(args, '--chunk-bytes')) settings.chunkBytes = parseSize(option(args, '--chunk-bytes')!);
