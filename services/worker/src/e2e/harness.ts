@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
-import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { credentials, Metadata, type ChannelOptions, type ServiceError } from '@grpc/grpc-js';
 import { expandRuns, resolveExperimentSpec, type ExperimentSpec } from '@supwalsh/method';
 import {
   WorkerClient,
@@ -101,8 +101,9 @@ export interface TestWorkerClient {
   close(): void;
 }
 
-export function workerClient(address: string): TestWorkerClient {
-  const client = new WorkerClient(address, credentials.createInsecure());
+/** A Worker client for the tests; `channelOptions` adds e.g. the tracing interceptor. */
+export function workerClient(address: string, channelOptions: ChannelOptions = {}): TestWorkerClient {
+  const client = new WorkerClient(address, credentials.createInsecure(), channelOptions);
   const call =
     <Req, Res>(method: (r: Req, m: Metadata, o: object, cb: (e: ServiceError | null, r: Res) => void) => unknown) =>
     (request: Req) =>

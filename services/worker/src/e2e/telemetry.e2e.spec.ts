@@ -1,9 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { SpanKind } from '@opentelemetry/api';
-import { ShardState, WorkerClient, type StartShardRequest, type StartShardResponse } from '@supwalsh/proto';
+import { ShardState } from '@supwalsh/proto';
 import { ATTR, getTracer, METRIC_NAMES, SPAN_NAMES, withSpan } from '@supwalsh/telemetry';
 import { createTracingClientInterceptor } from '@supwalsh/telemetry/grpc';
 import { createTelemetryCapture, startTelemetry, type Telemetry } from '@supwalsh/telemetry/node';
@@ -12,7 +11,7 @@ import { createJsonLogger } from '../logger.js';
 import { createWorkerServer, type WorkerServerHandle } from '../server.js';
 import { WORKER_SPAN_NAMES } from '../telemetry-names.js';
 import { startFakeCoordinator, waitFor, type FakeCoordinator } from './fake-coordinator.js';
-import { ringRequests, smallRunSpec, TEST_CACHE_DIR } from './harness.js';
+import { ringRequests, smallRunSpec, TEST_CACHE_DIR, workerClient } from './harness.js';
 
 type CapturedSpan = ReturnType<ReturnType<typeof createTelemetryCapture>['spans']>[number];
 
@@ -65,13 +64,10 @@ describe('telemetry of a run on a ring of two workers', () => {
       run,
       workers.map((w) => ({ id: w.workerId, address: w.address }))
     );
-    const clients = workers.map(
-      (w) =>
-        new WorkerClient(w.address, credentials.createInsecure(), { interceptors: [createTracingClientInterceptor()] })
-    );
+    const clients = workers.map((w) => workerClient(w.address, { interceptors: [createTracingClientInterceptor()] }));
     try {
       const accepted = await withSpan(getTracer(), 'test.coordinator.start_ring', {}, () =>
-        Promise.all(requests.map((request, rank) => startShard(clients[rank]!, request)))
+        Promise.all(requests.map((request, rank) => clients[rank]!.startShard(request)))
       );
       for (const a of accepted) expect(a.shard?.state).toBe(ShardState.SHARD_STATE_STARTING);
     } finally {
@@ -204,24 +200,3 @@ describe('telemetry of a run on a ring of two workers', () => {
     }
   });
 });
-
-function startShard(client: WorkerClient, request: Partial<StartShardRequest>): Promise<StartShardResponse> {
-  const full: StartShardRequest = {
-    experimentId: 'exp-telemetry',
-    runId: '',
-    run: undefined,
-    rank: 0,
-    worldSize: 1,
-    peers: [],
-    generation: 1,
-    resumeFrom: undefined,
-    phase: 0,
-    collective: undefined,
-    ...request,
-  };
-  return new Promise((resolve, reject) =>
-    client.startShard(full, new Metadata(), { deadline: Date.now() + 10_000 }, (error: ServiceError | null, r) =>
-      error ? reject(error) : resolve(r)
-    )
-  );
-}
