@@ -15,6 +15,7 @@ import {
 } from '@grpc/grpc-js';
 import { context, propagation } from '@opentelemetry/api';
 import { CollectiveOp, CollectiveService, type SendChunksRequest, type SendChunksResponse } from '@supwalsh/proto';
+import { shutdownServer } from '@supwalsh/security';
 import { createTracingClientInterceptor, createTracingServerInterceptor } from '@supwalsh/telemetry/grpc';
 import { DEFAULT_CHUNK_BYTES, type CollectiveOptions } from './collective-options.js';
 import type { Communicator, CommunicatorHandlers, RingMessage } from './communicator.js';
@@ -265,16 +266,7 @@ class CollectiveServerImpl implements CollectiveServer {
     }
     const server = this.ownServer;
     if (!server) return;
-    await new Promise<void>((resolve) => {
-      const force = setTimeout(() => {
-        server.forceShutdown();
-        resolve();
-      }, 2_000);
-      server.tryShutdown(() => {
-        clearTimeout(force);
-        resolve();
-      });
-    });
+    await shutdownServer(server, 2_000);
   }
 }
 

@@ -43,6 +43,7 @@ import {
   type WatchExperimentRequest,
   type WatchExperimentResponse,
 } from '@supwalsh/proto';
+import { shutdownServer } from '@supwalsh/security';
 
 /** The client rpcs the fake implements. */
 export type FakeMethod =
@@ -528,16 +529,6 @@ export async function startFakeCoordinator(
   return {
     fake,
     address: `127.0.0.1:${port}`,
-    shutdown: () =>
-      new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          server.forceShutdown();
-          resolve();
-        }, 2_000);
-        server.tryShutdown(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      }),
+    shutdown: () => shutdownServer(server, 2_000),
   };
 }

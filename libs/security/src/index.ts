@@ -26,7 +26,7 @@ export {
 } from './auth.js';
 export { PathEscapeError, SecurityError, TlsConfigError, TokenFileError } from './errors.js';
 export { resolveInside } from './paths.js';
-export { bindServer, startHealthServer } from './servers.js';
+export { bindServer, shutdownServer, startHealthServer } from './servers.js';
 export {
   createChannelCredentials,
   createServerCredentials,

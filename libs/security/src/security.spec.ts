@@ -4,10 +4,11 @@ import path from 'node:path';
 import {
   Client,
   Metadata,
+  credentials,
   Server,
+  ServerCredentials,
   status,
   type ChannelCredentials,
-  type ServerCredentials,
   type ServerInterceptor,
   type ServiceError,
 } from '@grpc/grpc-js';
@@ -15,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALLOW, createAuthInterceptor, unauthenticated } from './auth.js';
 import { PathEscapeError, TlsConfigError, TokenFileError } from './errors.js';
 import { resolveInside } from './paths.js';
+import { bindServer, shutdownServer } from './servers.js';
 import { createTestPki, type TestPki } from './testing.js';
 import {
   createChannelCredentials,
@@ -67,9 +69,7 @@ async function serve(
   server.addService(ECHO_SERVICE, {
     echo: (call: { request: Buffer }, callback: (e: null, r: Buffer) => void) => callback(null, call.request),
   });
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', credentials, (error, bound) => (error ? reject(error) : resolve(bound)))
-  );
+  const port = await bindServer(server, '127.0.0.1:0', credentials);
   return { address: `127.0.0.1:${port}`, server };
 }
 
@@ -291,5 +291,38 @@ describe('gRPC over TLS on loopback', () => {
     } finally {
       server.forceShutdown();
     }
+  });
+});
+
+describe('shutdownServer', () => {
+  /** A plaintext echo server whose handler answers only when the test says so. */
+  async function heldServer() {
+    const server = new Server();
+    let received: (answer: () => void) => void = () => {};
+    const answerable = new Promise<() => void>((resolve) => (received = resolve));
+    server.addService(ECHO_SERVICE, {
+      echo: (call: { request: Buffer }, callback: (e: null, r: Buffer) => void) =>
+        received(() => callback(null, call.request)),
+    });
+    const port = await bindServer(server, '127.0.0.1:0', ServerCredentials.createInsecure());
+    return { server, address: `127.0.0.1:${port}`, answerable };
+  }
+
+  it('lets a call in flight finish within the timeout', async () => {
+    const { server, address, answerable } = await heldServer();
+    const call = echo(address, credentials.createInsecure());
+    const answer = await answerable;
+    const stopped = shutdownServer(server, 5_000);
+    answer();
+    expect(await call).toBe('ping');
+    await stopped;
+  });
+
+  it('cancels a call that outlasts the timeout, and resolves', async () => {
+    const { server, address, answerable } = await heldServer();
+    const call = code(echo(address, credentials.createInsecure()));
+    await answerable;
+    await shutdownServer(server, 100);
+    expect(await call).not.toBe(status.OK);
   });
 });

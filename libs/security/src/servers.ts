@@ -21,3 +21,20 @@ export async function startHealthServer(
   const port = await bindServer(server, listen, ServerCredentials.createInsecure());
   return { server, address: `${listen.slice(0, listen.lastIndexOf(':'))}:${port}` };
 }
+
+/**
+ * Stops `server` gracefully: no new calls, the calls in flight get up to `timeoutMs` to finish, then whatever is
+ * left is cancelled (`forceShutdown`). Resolves once it has stopped either way.
+ */
+export function shutdownServer(server: Server, timeoutMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      server.forceShutdown();
+      resolve();
+    }, timeoutMs);
+    server.tryShutdown(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}

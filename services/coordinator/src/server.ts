@@ -4,6 +4,7 @@ import { Server, type ServerInterceptor } from '@grpc/grpc-js';
 import { CoordinatorService, WorkerClient } from '@supwalsh/proto';
 import {
   bindServer,
+  shutdownServer,
   startHealthServer,
   createChannelCredentials,
   createServerCredentials,
@@ -149,16 +150,7 @@ export async function createCoordinatorServer(deps: CoordinatorServerDeps): Prom
       health.setStatus('', 'NOT_SERVING');
       health.setStatus(COORDINATOR_SERVICE_NAME, 'NOT_SERVING');
       deps.store.bus.close();
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          server.forceShutdown();
-          resolve();
-        }, settings.shutdownTimeoutMs);
-        server.tryShutdown(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
+      await shutdownServer(server, settings.shutdownTimeoutMs);
       healthServer?.forceShutdown();
       await scheduler.stop(settings.shutdownTimeoutMs);
       metrics.close();

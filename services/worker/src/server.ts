@@ -15,6 +15,7 @@ import {
   bindServer,
   createChannelCredentials,
   createServerCredentials,
+  shutdownServer,
   startHealthServer,
   type TlsMaterial,
 } from '@supwalsh/security';
@@ -267,16 +268,7 @@ export async function createWorkerServer(deps: WorkerServerDeps): Promise<Worker
   const closeServer = async () => {
     for (const s of HEALTH_SERVICES) health.setStatus(s, 'NOT_SERVING');
     await collectiveServer.shutdown().catch(() => undefined);
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        server.forceShutdown();
-        resolve();
-      }, 5_000);
-      server.tryShutdown(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    await shutdownServer(server, 5_000);
     healthServer?.forceShutdown();
     client?.close();
   };

@@ -29,6 +29,7 @@ import {
   type UploadArtifactResponse,
   type WorkerInfo,
 } from '@supwalsh/proto';
+import { shutdownServer } from '@supwalsh/security';
 
 /** An artifact as the fake stored it. */
 export interface StoredArtifact {
@@ -123,17 +124,7 @@ export async function startFakeCoordinator(options: FakeCoordinatorOptions = {})
       server = createServer();
       await bind(server, `127.0.0.1:${fake.port}`);
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          server.forceShutdown();
-          resolve();
-        }, 2_000);
-        server.tryShutdown(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      }),
+    close: () => shutdownServer(server, 2_000),
   };
 
   const implementation: UntypedServiceImplementation = {
