@@ -330,8 +330,9 @@ export class Scheduler {
 
   /**
    * Step 6, calls: StartShard on every rank (deadline `workerCallDeadlineMs`). When a rank refuses (busy:
-   * FAILED_PRECONDITION / RESOURCE_EXHAUSTED) or cannot be reached (then it is LOST), the run goes back to QUEUED and
-   * the ranks that accepted are aborted (step 8); a request the worker calls invalid fails the run.
+   * FAILED_PRECONDITION / RESOURCE_EXHAUSTED) or cannot be reached (then it is LOST), the run goes back to the state
+   * it came from (QUEUED or REFORMING) and the ranks that accepted are aborted (step 8); a request the worker calls
+   * invalid fails the run.
    */
   private startShards(start: RingStart): Promise<void> {
     // Its own trace: the pass that formed the ring may run inside any RPC's span (a heartbeat that freed a worker).
