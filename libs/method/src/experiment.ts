@@ -90,6 +90,7 @@ export function runExperiment(spec: ExperimentSpec, options: RunExperimentOption
       engine: { ...engine },
       spec: resolved,
       deviations: resolved.deviations,
+      knownDeviations: resolved.knownDeviations,
       runs: results,
     };
     queue.push({ type: 'experiment-finished', result: record });

@@ -42,6 +42,8 @@ export interface PretrainState {
   readonly snapshot?: Float32Array[];
   readonly selectedStep: number;
   readonly selectedLoss: number;
+  /** Steps whose loss was not finite (absent in checkpoints written before it existed). */
+  readonly nonFiniteSteps?: readonly number[];
   readonly lossPerStep: readonly number[];
   readonly epochLossSum: number;
   readonly incompleteGroups: number;
@@ -59,7 +61,8 @@ export interface PretrainOutcome {
  * Sup-Walsh pretraining (ARCHITECTURE.md, steps 1–4): for every class group, t-SNE of its images, the auxiliary
  * network maps the 2-D points through the class's Walsh code to images, and the classifier learns to name the
  * class; Adam on both networks. A step takes `groupsPerStep` consecutive groups, split across the ranks; the
- * snapshot after the step with the lowest loss (or the last) is left in the classifier.
+ * weights that produced the lowest loss (taken before that step's update, as the original), or the last weights,
+ * are left in the classifier.
  */
 export async function pretrain(options: PretrainOptions): Promise<PretrainOutcome> {
   const { classifier, train, spec, seed, pixelScale } = options;
@@ -101,6 +104,9 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainOutcom
         explorationIter: spec.tsne.exaggerationIterations,
         method: spec.tsne.method,
         theta: spec.tsne.theta,
+        init: spec.tsne.init,
+        iterWithoutProgress: spec.tsne.iterationsWithoutProgress,
+        minGradNorm: spec.tsne.minGradNorm,
       });
       runners.set(k, runner);
     }
@@ -121,6 +127,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainOutcom
   let snapshot: tf.Tensor[] | undefined = resume?.snapshot?.map((w, i) => tf.tensor(w, weights[i]?.shape));
   let selectedStep = resume?.selectedStep ?? -1;
   let selectedLoss = resume?.selectedLoss ?? Number.POSITIVE_INFINITY;
+  const nonFiniteSteps: number[] = [...(resume?.nonFiniteSteps ?? [])];
   let incompleteGroups = resume?.incompleteGroups ?? 0;
   let tsneSeconds = resume?.tsneSeconds ?? 0;
   const priorSeconds = resume?.seconds ?? 0;
@@ -206,9 +213,21 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainOutcom
                   };
             setDropoutStep(classifier, PRETRAINING_DROPOUT_STEPS + lossPerStep.length, { offset, total: globalCount });
             const reduced = await step.run(forward, globalCount);
-            if (!Number.isFinite(reduced.loss) && (options.stopOnNonFinite ?? true)) {
-              reduced.grads.forEach((g) => g.dispose());
-              throw new NonFiniteLossError('pretraining', lossPerStep.length, reduced.loss);
+            if (!Number.isFinite(reduced.loss)) {
+              if (options.stopOnNonFinite ?? true) {
+                reduced.grads.forEach((g) => g.dispose());
+                throw new NonFiniteLossError('pretraining', lossPerStep.length, reduced.loss);
+              }
+              nonFiniteSteps.push(lossPerStep.length); // the original trains on; the report lists these steps
+            }
+            // The original saves the classifier when a step's loss is the lowest so far, before that step's
+            // update: the snapshot holds the weights that produced the lowest loss (ts_walsh_training.py).
+            if (spec.snapshotSelection === 'lowest-loss' && reduced.loss < selectedLoss) {
+              snapshot?.forEach((t) => t.dispose());
+              // Clones share the variables' current buffers; the update writes new ones, so this is cheap.
+              snapshot = weights.map((v) => tf.clone(v));
+              selectedStep = lossPerStep.length;
+              selectedLoss = reduced.loss;
             }
             optimizer.apply(reduced.grads);
             reduced.grads.forEach((g) => g.dispose());
@@ -220,12 +239,8 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainOutcom
         const { globalCount } = reduced;
         lossPerStep.push(reduced.loss);
         epochLossSum += reduced.loss;
-        const better = spec.snapshotSelection === 'last' || reduced.loss < selectedLoss;
-        if (better) {
-          snapshot?.forEach((t) => t.dispose());
-          // Clones share the variables' current buffers; the next update writes new ones, so this is cheap.
-          snapshot = weights.map((v) => tf.clone(v));
-          selectedStep = lossPerStep.length - 1;
+        if (spec.snapshotSelection === 'last') {
+          selectedStep = lossPerStep.length - 1; // the weights after the last update stay in the classifier
           selectedLoss = reduced.loss;
         }
         const pace = clock.tick(globalCount, done);
@@ -258,6 +273,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainOutcom
             ...(snapshot ? { snapshot: readAll(snapshot) } : {}),
             selectedStep,
             selectedLoss,
+            nonFiniteSteps: [...nonFiniteSteps],
             lossPerStep: [...lossPerStep],
             epochLossSum,
             incompleteGroups,
@@ -284,6 +300,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainOutcom
       lossPerStep,
       selectedStep,
       selectedLoss,
+      nonFiniteSteps,
       incompleteGroups,
       seconds: priorSeconds + secondsSince(started),
       tsneSeconds,

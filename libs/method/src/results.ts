@@ -45,9 +45,14 @@ export interface PretrainingResult {
   readonly steps: number;
   /** Cross-entropy loss of every optimizer step, in order. */
   readonly lossPerStep: readonly number[];
-  /** 0-based step whose post-update weights became the classifier's initialization. */
+  /**
+   * 0-based step whose weights became the classifier's initialization: with `lowest-loss`, the weights that step
+   * started from (they produced `selectedLoss`); with `last`, the weights after the last update.
+   */
   readonly selectedStep: number;
   readonly selectedLoss: number;
+  /** 0-based steps whose loss was NaN or infinite (only when the run's limits let it train on). */
+  readonly nonFiniteSteps?: readonly number[];
   /** Groups whose batch lacked some class (those classes were left out of the group). */
   readonly incompleteGroups: number;
   readonly seconds: number;
@@ -80,6 +85,8 @@ export interface RunResult {
   readonly epochs: readonly EpochMetrics[];
   /** Training loss of every optimizer step, in order. */
   readonly trainLossPerStep: readonly number[];
+  /** 0-based training steps whose loss was NaN or infinite (only when the run's limits let it train on). */
+  readonly trainNonFiniteSteps?: readonly number[];
   readonly seconds: number;
 }
 
@@ -97,5 +104,10 @@ export interface ExperimentResult {
   readonly spec: unknown;
   /** Every place where the resolved spec differs from the preset, as "field.path: value (preset: value)". */
   readonly deviations: readonly string[];
+  /**
+   * Where the experiment, even with its preset's values, does not do what the original did, with the reason
+   * (absent in results written before it existed).
+   */
+  readonly knownDeviations?: readonly string[];
   readonly runs: readonly RunResult[];
 }

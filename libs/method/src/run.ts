@@ -94,6 +94,7 @@ async function runOnce(spec: RunSpec, options: ExecuteRunOptions): Promise<RunRe
       ...(initial ? { initial } : {}),
       epochs,
       trainLossPerStep,
+      ...nonFiniteOf(trainLossPerStep),
       seconds: secondsSince(started),
     };
     emit({ type: 'run-state', runId, state: status, message: error ?? '' });
@@ -261,4 +262,10 @@ function firstSamples(length: number): Uint32Array {
 export function describeError(error: unknown): string {
   if (error instanceof Error) return `${error.name}: ${error.message}`;
   return String(error);
+}
+
+/** The 0-based steps whose training loss was not finite, when there are any (reports list them). */
+function nonFiniteOf(lossPerStep: readonly number[]): { trainNonFiniteSteps?: number[] } {
+  const steps = lossPerStep.flatMap((loss, i) => (Number.isFinite(loss) ? [] : [i]));
+  return steps.length === 0 ? {} : { trainNonFiniteSteps: steps };
 }

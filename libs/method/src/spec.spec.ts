@@ -17,7 +17,7 @@ describe('resolveExperimentSpec', () => {
       classGroupBatchSize: 200,
       groupsPerStep: 1,
       optimizer: { kind: 'adam', learningRate: 3e-5, weightDecay: 0 },
-      tsne: { perplexity: 5, iterations: 1000, method: 'exact' },
+      tsne: { perplexity: 5, iterations: 1000, method: 'barnes-hut', learningRate: 'auto', init: 'pca' },
       walshOrdering: 'seed',
       auxNet: { widths: [4, 8, 16], activation: 'none', normalization: 'none' },
       snapshotSelection: 'lowest-loss',

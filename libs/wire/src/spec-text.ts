@@ -10,6 +10,8 @@ type FieldKind =
   | 'boolean'
   | 'numbers'
   | 'map'
+  /** A number, or the string 'auto' (stored as 0, which the field's comment defines as auto). */
+  | 'number-or-auto'
   | { readonly enum: EnumInfo }
   | { readonly message: MessageSchema }
   | { readonly list: MessageSchema };
@@ -47,9 +49,10 @@ const EXPERIMENT_SPEC = message('ExperimentSpec', {
       testSubset: 'number',
       pixelScale: e(ENUMS.pixelScale),
       imageSize: 'number',
+      resizeRoute: e(ENUMS.resizeRoute),
     }),
   },
-  models: { list: message('ModelSpec', { kind: e(ENUMS.modelKind) }) },
+  models: { list: message('ModelSpec', { kind: e(ENUMS.modelKind), pretrainedDir: 'string' }) },
   arms: {
     list: message('ArmSpec', {
       name: 'string',
@@ -67,11 +70,14 @@ const EXPERIMENT_SPEC = message('ExperimentSpec', {
         message: message('TsneSpec', {
           perplexity: 'number',
           iterations: 'number',
-          learningRate: 'number',
+          learningRate: 'number-or-auto',
           earlyExaggeration: 'number',
           exaggerationIterations: 'number',
           method: e(ENUMS.tsneMethod),
           theta: 'number',
+          init: e(ENUMS.tsneInit),
+          iterationsWithoutProgress: 'number',
+          minGradNorm: 'number',
         }),
       },
       walshOrdering: e(ENUMS.walshOrdering),
@@ -170,6 +176,13 @@ function normalize(value: unknown, schema: MessageSchema, path: string): Record<
 }
 
 function normalizeField(v: unknown, kind: FieldKind, field: string): unknown {
+  if (kind === 'number-or-auto') {
+    if (v === 'auto') return 0;
+    if (typeof v !== 'number' || !Number.isFinite(v)) {
+      throw new SpecValidationError(field, `${field} must be a number or 'auto', got ${JSON.stringify(v)}`);
+    }
+    return v;
+  }
   if (kind === 'string' || kind === 'number' || kind === 'boolean') {
     if (typeof v !== kind || (kind === 'number' && !Number.isFinite(v))) {
       throw new SpecValidationError(field, `${field} must be a ${kind}, got ${JSON.stringify(v)}`);

@@ -109,15 +109,16 @@ export function validateSpec(spec: ExperimentSpec, options: ValidateSpecOptions 
     throw error;
   }
   const dataDir = path.resolve(options.dataDir ?? process.cwd());
-  spec.datasets.forEach((d, i) => {
-    if (!d.root) return;
+  const confine = (relative: string, field: string): void => {
     try {
-      resolveInside(dataDir, d.root, `datasets[${i}].root`);
+      resolveInside(dataDir, relative, field);
     } catch (error: unknown) {
       if (error instanceof PathEscapeError) throw new SpecValidationError(error.field, error.message, { cause: error });
       throw error;
     }
-  });
+  };
+  spec.datasets.forEach((d, i) => d.root && confine(d.root, `datasets[${i}].root`));
+  spec.models.forEach((m, i) => m.pretrainedDir && confine(m.pretrainedDir, `models[${i}].pretrained_dir`));
   const service = serviceSettings(spec);
   const deviations = [...new Set(method.deviations.map((d) => protoPath(d.slice(0, d.indexOf(':')))))].sort();
   const runs = expandRuns(method).map((run, index) => ({
@@ -174,9 +175,12 @@ export function toMethodSpec(spec: ExperimentSpec): MethodSpec {
         testSubset: d.testSubset,
         pixelScale: shortName(ENUMS.pixelScale, d.pixelScale),
         imageSize: d.imageSize,
+        resizeRoute: shortName(ENUMS.resizeRoute, d.resizeRoute),
       })
     ),
-    models: spec.models.map((m) => defined({ kind: shortName(ENUMS.modelKind, m.kind) })),
+    models: spec.models.map((m) =>
+      defined({ kind: shortName(ENUMS.modelKind, m.kind), pretrainedDir: m.pretrainedDir || undefined })
+    ),
     arms: spec.arms.map((a) =>
       defined({
         name: a.name || undefined,
@@ -194,11 +198,15 @@ export function toMethodSpec(spec: ExperimentSpec): MethodSpec {
             ? defined({
                 perplexity: p.tsne.perplexity,
                 iterations: p.tsne.iterations,
-                learningRate: p.tsne.learningRate,
+                // 0 is the proto's "auto" (spec.proto).
+                learningRate: p.tsne.learningRate === 0 ? 'auto' : p.tsne.learningRate,
                 earlyExaggeration: p.tsne.earlyExaggeration,
                 exaggerationIterations: p.tsne.exaggerationIterations,
                 method: shortName(ENUMS.tsneMethod, p.tsne.method),
                 theta: p.tsne.theta,
+                init: shortName(ENUMS.tsneInit, p.tsne.init),
+                iterationsWithoutProgress: p.tsne.iterationsWithoutProgress,
+                minGradNorm: p.tsne.minGradNorm,
               })
             : undefined,
           walshOrdering: shortName(ENUMS.walshOrdering, p.walshOrdering),
@@ -327,8 +335,12 @@ function resolvedToProto(m: ResolvedExperimentSpec, s: ServiceSettings): Experim
       testSubset: d.testSubset,
       pixelScale: requireEnumValue(fn, ENUMS.pixelScale, d.pixelScale),
       imageSize: d.imageSize,
+      resizeRoute: requireEnumValue(fn, ENUMS.resizeRoute, d.resizeRoute),
     })),
-    models: m.models.map((kind) => ({ kind: requireEnumValue(fn, ENUMS.modelKind, kind) })),
+    models: m.models.map((kind) => ({
+      kind: requireEnumValue(fn, ENUMS.modelKind, kind),
+      pretrainedDir: m.pretrainedDirs[kind] ?? '',
+    })),
     arms: m.arms.map((a) => ({
       name: a.name,
       initializer: requireEnumValue(fn, ENUMS.initializer, a.initializer),

@@ -93,6 +93,7 @@ export async function assembleResult(
     },
     spec: method,
     deviations: [...experiment.methodDeviations],
+    knownDeviations: [...((method as Partial<ResolvedExperimentSpec>).knownDeviations ?? [])],
     runs: records,
   };
 }

@@ -96,6 +96,8 @@ export function experimentToProto(experiment: ExperimentRecord, store: Store, wi
     runs: withRuns ? store.listRuns(experiment.id).map((run) => runToProto(run, store)) : [],
     runCounts: runCountsToProto(store.countRuns(experiment.id)),
     deviations: [...experiment.deviations],
+    // Kept in the stored method spec (absent from experiments stored before it existed).
+    knownDeviations: [...((experiment.methodSpec as { knownDeviations?: string[] }).knownDeviations ?? [])],
     lastSequence: experiment.lastSequence,
     artifacts: store.listArtifacts(experiment.id, '').map(artifactToProto),
     owner: experiment.owner,

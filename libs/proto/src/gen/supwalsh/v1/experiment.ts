@@ -352,6 +352,11 @@ export interface Experiment {
   artifacts: ArtifactInfo[];
   /** Authenticated principal that submitted it; empty when the coordinator runs without authentication. */
   owner: string;
+  /**
+   * Where the experiment, even with its preset's values, does not do what the original did, each with
+   * the reason (e.g. "MiT-b0 from scratch (the original: ImageNet-pretrained nvidia/mit-b0; …)").
+   */
+  knownDeviations: string[];
 }
 
 /** Number of runs of an experiment in each state. */
@@ -586,6 +591,7 @@ function createBaseExperiment(): Experiment {
     lastSequence: 0,
     artifacts: [],
     owner: "",
+    knownDeviations: [],
   };
 }
 
@@ -632,6 +638,9 @@ export const Experiment: MessageFns<Experiment> = {
     }
     if (message.owner !== "") {
       writer.uint32(114).string(message.owner);
+    }
+    for (const v of message.knownDeviations) {
+      writer.uint32(162).string(v!);
     }
     return writer;
   },
@@ -761,6 +770,14 @@ export const Experiment: MessageFns<Experiment> = {
             message.owner = reader.string();
             continue;
           }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.knownDeviations.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -823,6 +840,11 @@ export const Experiment: MessageFns<Experiment> = {
         ? object.artifacts.map((e: any) => ArtifactInfo.fromJSON(e))
         : [],
       owner: isSet(object.owner) ? globalThis.String(object.owner) : "",
+      knownDeviations: globalThis.Array.isArray(object?.knownDeviations)
+        ? object.knownDeviations.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.known_deviations)
+        ? object.known_deviations.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -870,6 +892,9 @@ export const Experiment: MessageFns<Experiment> = {
     if (message.owner !== "") {
       obj.owner = message.owner;
     }
+    if (message.knownDeviations?.length) {
+      obj.knownDeviations = message.knownDeviations;
+    }
     return obj;
   },
 
@@ -898,6 +923,7 @@ export const Experiment: MessageFns<Experiment> = {
     message.lastSequence = object.lastSequence ?? 0;
     message.artifacts = object.artifacts?.map((e) => ArtifactInfo.fromPartial(e)) || [];
     message.owner = object.owner ?? "";
+    message.knownDeviations = object.knownDeviations?.map((e) => e) || [];
     return message;
   },
 };

@@ -165,6 +165,58 @@ export function pixelScaleToJSON(object: PixelScale): string {
   }
 }
 
+/**
+ * torchvision's two routes through transforms.Resize (bilinear), which differ by a grey level on
+ * about a tenth of the pixels.
+ */
+export enum ResizeRoute {
+  /** RESIZE_ROUTE_UNSPECIFIED - Not set: the preset's choice. */
+  RESIZE_ROUTE_UNSPECIFIED = 0,
+  /**
+   * RESIZE_ROUTE_TENSOR - A uint8 tensor: float bilinear interpolation (align_corners false), one final rounding — what
+   * the original does for MNIST and Fashion-MNIST.
+   */
+  RESIZE_ROUTE_TENSOR = 1,
+  /**
+   * RESIZE_ROUTE_PIL - A PIL image: Pillow's fixed-point two-pass bilinear resize — what the original does for
+   * CIFAR-10 (after converting it to grayscale "L").
+   */
+  RESIZE_ROUTE_PIL = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function resizeRouteFromJSON(object: any): ResizeRoute {
+  switch (object) {
+    case 0:
+    case "RESIZE_ROUTE_UNSPECIFIED":
+      return ResizeRoute.RESIZE_ROUTE_UNSPECIFIED;
+    case 1:
+    case "RESIZE_ROUTE_TENSOR":
+      return ResizeRoute.RESIZE_ROUTE_TENSOR;
+    case 2:
+    case "RESIZE_ROUTE_PIL":
+      return ResizeRoute.RESIZE_ROUTE_PIL;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ResizeRoute.UNRECOGNIZED;
+  }
+}
+
+export function resizeRouteToJSON(object: ResizeRoute): string {
+  switch (object) {
+    case ResizeRoute.RESIZE_ROUTE_UNSPECIFIED:
+      return "RESIZE_ROUTE_UNSPECIFIED";
+    case ResizeRoute.RESIZE_ROUTE_TENSOR:
+      return "RESIZE_ROUTE_TENSOR";
+    case ResizeRoute.RESIZE_ROUTE_PIL:
+      return "RESIZE_ROUTE_PIL";
+    case ResizeRoute.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** Classifier architecture. */
 export enum ModelKind {
   /** MODEL_KIND_UNSPECIFIED - Not set. Rejected with INVALID_ARGUMENT. */
@@ -337,9 +389,52 @@ export function initializerToJSON(object: Initializer): string {
   }
 }
 
+/** t-SNE's initial embedding. */
+export enum TsneInit {
+  /** TSNE_INIT_UNSPECIFIED - Not set: the preset's choice (TSNE_INIT_PCA in both). */
+  TSNE_INIT_UNSPECIFIED = 0,
+  /** TSNE_INIT_PCA - The first principal components, scaled so that the first has standard deviation 1e-4. */
+  TSNE_INIT_PCA = 1,
+  /** TSNE_INIT_RANDOM - Normal with standard deviation 1e-4, from the run's seed. */
+  TSNE_INIT_RANDOM = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function tsneInitFromJSON(object: any): TsneInit {
+  switch (object) {
+    case 0:
+    case "TSNE_INIT_UNSPECIFIED":
+      return TsneInit.TSNE_INIT_UNSPECIFIED;
+    case 1:
+    case "TSNE_INIT_PCA":
+      return TsneInit.TSNE_INIT_PCA;
+    case 2:
+    case "TSNE_INIT_RANDOM":
+      return TsneInit.TSNE_INIT_RANDOM;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return TsneInit.UNRECOGNIZED;
+  }
+}
+
+export function tsneInitToJSON(object: TsneInit): string {
+  switch (object) {
+    case TsneInit.TSNE_INIT_UNSPECIFIED:
+      return "TSNE_INIT_UNSPECIFIED";
+    case TsneInit.TSNE_INIT_PCA:
+      return "TSNE_INIT_PCA";
+    case TsneInit.TSNE_INIT_RANDOM:
+      return "TSNE_INIT_RANDOM";
+    case TsneInit.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** t-SNE algorithm. */
 export enum TsneMethod {
-  /** TSNE_METHOD_UNSPECIFIED - Not set: the preset's choice (TSNE_METHOD_EXACT in both). */
+  /** TSNE_METHOD_UNSPECIFIED - Not set: the preset's choice (TSNE_METHOD_BARNES_HUT in both). */
   TSNE_METHOD_UNSPECIFIED = 0,
   /** TSNE_METHOD_EXACT - Exact O(K²) gradients; the natural choice for one point per class. */
   TSNE_METHOD_EXACT = 1,
@@ -794,7 +889,14 @@ export interface DatasetSpec {
    * Images are resized (bilinear) to image_size × image_size pixels. Range 8–512, and at least the
    * model's minimum input size (checked at submission). Default 64.
    */
-  imageSize?: number | undefined;
+  imageSize?:
+    | number
+    | undefined;
+  /**
+   * How images are resized to image_size. Default: the original's route (RESIZE_ROUTE_TENSOR for
+   * MNIST and Fashion-MNIST, RESIZE_ROUTE_PIL for CIFAR-10), in both presets.
+   */
+  resizeRoute: ResizeRoute;
 }
 
 /**
@@ -804,6 +906,13 @@ export interface DatasetSpec {
 export interface ModelSpec {
   /** Which architecture. Required. Its number of outputs is the dataset's number of classes. */
   kind: ModelKind;
+  /**
+   * Directory of Hugging Face weights (config.json + model.safetensors) the model starts from in
+   * every arm, before its arm's initialization of the replaced layers is kept; relative to the
+   * data directory, confined to it like DatasetSpec.root. MODEL_KIND_MIT_B0 only (the original's
+   * ImageNet-pretrained nvidia/mit-b0). Empty: trained from scratch.
+   */
+  pretrainedDir: string;
 }
 
 /** One arm of the comparison: an initialization method and the name it carries in reports. */
@@ -873,7 +982,10 @@ export interface TsneSpec {
   iterations?:
     | number
     | undefined;
-  /** Gradient-descent learning rate. Range (0, 10000]. Default 200. */
+  /**
+   * Gradient-descent learning rate. Range (0, 10000], or 0 for "auto" = max(K / early_exaggeration
+   * / 4, 50), scikit-learn's default. Default 0 (auto), as the original (scikit-learn 1.3.0).
+   */
   learningRate?:
     | number
     | undefined;
@@ -885,10 +997,23 @@ export interface TsneSpec {
   exaggerationIterations?:
     | number
     | undefined;
-  /** Algorithm. Default TSNE_METHOD_EXACT. */
+  /** Algorithm. Default TSNE_METHOD_BARNES_HUT (scikit-learn's default, which the original ran). */
   method: TsneMethod;
   /** Barnes–Hut accuracy/speed trade-off θ, for TSNE_METHOD_BARNES_HUT only. Range [0, 1]. Default 0.5. */
-  theta?: number | undefined;
+  theta?:
+    | number
+    | undefined;
+  /** Initial embedding. Default TSNE_INIT_PCA. */
+  init: TsneInit;
+  /**
+   * Stop after this many iterations without a lower KL divergence (checked every 50). Range
+   * 1–100000. Default 300.
+   */
+  iterationsWithoutProgress?:
+    | number
+    | undefined;
+  /** Stop once the gradient norm is at most this. Range [0, 1]. Default 1e-7. */
+  minGradNorm?: number | undefined;
 }
 
 /**
@@ -1052,7 +1177,10 @@ export interface LimitsSpec {
   maxRunRestarts?:
     | number
     | undefined;
-  /** Fail the run as soon as a loss or gradient is NaN or infinite. Default true. */
+  /**
+   * Fail the run as soon as a loss is NaN or infinite. Default: true in PRESET_DEFAULT; false in
+   * PRESET_SEED, which trains on as the original does and lists the steps in the run's result.
+   */
   stopOnNonFinite?:
     | boolean
     | undefined;
@@ -1632,7 +1760,15 @@ export const ExperimentSpec_LabelsEntry: MessageFns<ExperimentSpec_LabelsEntry> 
 };
 
 function createBaseDatasetSpec(): DatasetSpec {
-  return { kind: 0, root: "", trainSubset: undefined, testSubset: undefined, pixelScale: 0, imageSize: undefined };
+  return {
+    kind: 0,
+    root: "",
+    trainSubset: undefined,
+    testSubset: undefined,
+    pixelScale: 0,
+    imageSize: undefined,
+    resizeRoute: 0,
+  };
 }
 
 export const DatasetSpec: MessageFns<DatasetSpec> = {
@@ -1654,6 +1790,9 @@ export const DatasetSpec: MessageFns<DatasetSpec> = {
     }
     if (message.imageSize !== undefined) {
       writer.uint32(48).uint32(message.imageSize);
+    }
+    if (message.resizeRoute !== 0) {
+      writer.uint32(56).int32(message.resizeRoute);
     }
     return writer;
   },
@@ -1719,6 +1858,14 @@ export const DatasetSpec: MessageFns<DatasetSpec> = {
             message.imageSize = reader.uint32();
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.resizeRoute = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1755,6 +1902,11 @@ export const DatasetSpec: MessageFns<DatasetSpec> = {
         : isSet(object.image_size)
         ? globalThis.Number(object.image_size)
         : undefined,
+      resizeRoute: isSet(object.resizeRoute)
+        ? resizeRouteFromJSON(object.resizeRoute)
+        : isSet(object.resize_route)
+        ? resizeRouteFromJSON(object.resize_route)
+        : 0,
     };
   },
 
@@ -1778,6 +1930,9 @@ export const DatasetSpec: MessageFns<DatasetSpec> = {
     if (message.imageSize !== undefined) {
       obj.imageSize = Math.round(message.imageSize);
     }
+    if (message.resizeRoute !== 0) {
+      obj.resizeRoute = resizeRouteToJSON(message.resizeRoute);
+    }
     return obj;
   },
 
@@ -1792,18 +1947,22 @@ export const DatasetSpec: MessageFns<DatasetSpec> = {
     message.testSubset = object.testSubset ?? undefined;
     message.pixelScale = object.pixelScale ?? 0;
     message.imageSize = object.imageSize ?? undefined;
+    message.resizeRoute = object.resizeRoute ?? 0;
     return message;
   },
 };
 
 function createBaseModelSpec(): ModelSpec {
-  return { kind: 0 };
+  return { kind: 0, pretrainedDir: "" };
 }
 
 export const ModelSpec: MessageFns<ModelSpec> = {
   encode(message: ModelSpec, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.kind !== 0) {
       writer.uint32(8).int32(message.kind);
+    }
+    if (message.pretrainedDir !== "") {
+      writer.uint32(18).string(message.pretrainedDir);
     }
     return writer;
   },
@@ -1829,6 +1988,14 @@ export const ModelSpec: MessageFns<ModelSpec> = {
             message.kind = reader.int32() as any;
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pretrainedDir = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1842,13 +2009,23 @@ export const ModelSpec: MessageFns<ModelSpec> = {
   },
 
   fromJSON(object: any): ModelSpec {
-    return { kind: isSet(object.kind) ? modelKindFromJSON(object.kind) : 0 };
+    return {
+      kind: isSet(object.kind) ? modelKindFromJSON(object.kind) : 0,
+      pretrainedDir: isSet(object.pretrainedDir)
+        ? globalThis.String(object.pretrainedDir)
+        : isSet(object.pretrained_dir)
+        ? globalThis.String(object.pretrained_dir)
+        : "",
+    };
   },
 
   toJSON(message: ModelSpec): unknown {
     const obj: any = {};
     if (message.kind !== 0) {
       obj.kind = modelKindToJSON(message.kind);
+    }
+    if (message.pretrainedDir !== "") {
+      obj.pretrainedDir = message.pretrainedDir;
     }
     return obj;
   },
@@ -1859,6 +2036,7 @@ export const ModelSpec: MessageFns<ModelSpec> = {
   fromPartial<I extends Exact<DeepPartial<ModelSpec>, I>>(object: I): ModelSpec {
     const message = createBaseModelSpec();
     message.kind = object.kind ?? 0;
+    message.pretrainedDir = object.pretrainedDir ?? "";
     return message;
   },
 };
@@ -2191,6 +2369,9 @@ function createBaseTsneSpec(): TsneSpec {
     exaggerationIterations: undefined,
     method: 0,
     theta: undefined,
+    init: 0,
+    iterationsWithoutProgress: undefined,
+    minGradNorm: undefined,
   };
 }
 
@@ -2216,6 +2397,15 @@ export const TsneSpec: MessageFns<TsneSpec> = {
     }
     if (message.theta !== undefined) {
       writer.uint32(57).double(message.theta);
+    }
+    if (message.init !== 0) {
+      writer.uint32(64).int32(message.init);
+    }
+    if (message.iterationsWithoutProgress !== undefined) {
+      writer.uint32(72).uint32(message.iterationsWithoutProgress);
+    }
+    if (message.minGradNorm !== undefined) {
+      writer.uint32(81).double(message.minGradNorm);
     }
     return writer;
   },
@@ -2289,6 +2479,30 @@ export const TsneSpec: MessageFns<TsneSpec> = {
             message.theta = reader.double();
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.init = reader.int32() as any;
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.iterationsWithoutProgress = reader.uint32();
+            continue;
+          }
+          case 10: {
+            if (tag !== 81) {
+              break;
+            }
+
+            message.minGradNorm = reader.double();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2322,6 +2536,17 @@ export const TsneSpec: MessageFns<TsneSpec> = {
         : undefined,
       method: isSet(object.method) ? tsneMethodFromJSON(object.method) : 0,
       theta: isSet(object.theta) ? globalThis.Number(object.theta) : undefined,
+      init: isSet(object.init) ? tsneInitFromJSON(object.init) : 0,
+      iterationsWithoutProgress: isSet(object.iterationsWithoutProgress)
+        ? globalThis.Number(object.iterationsWithoutProgress)
+        : isSet(object.iterations_without_progress)
+        ? globalThis.Number(object.iterations_without_progress)
+        : undefined,
+      minGradNorm: isSet(object.minGradNorm)
+        ? globalThis.Number(object.minGradNorm)
+        : isSet(object.min_grad_norm)
+        ? globalThis.Number(object.min_grad_norm)
+        : undefined,
     };
   },
 
@@ -2348,6 +2573,15 @@ export const TsneSpec: MessageFns<TsneSpec> = {
     if (message.theta !== undefined) {
       obj.theta = floatToJson(message.theta);
     }
+    if (message.init !== 0) {
+      obj.init = tsneInitToJSON(message.init);
+    }
+    if (message.iterationsWithoutProgress !== undefined) {
+      obj.iterationsWithoutProgress = Math.round(message.iterationsWithoutProgress);
+    }
+    if (message.minGradNorm !== undefined) {
+      obj.minGradNorm = floatToJson(message.minGradNorm);
+    }
     return obj;
   },
 
@@ -2363,6 +2597,9 @@ export const TsneSpec: MessageFns<TsneSpec> = {
     message.exaggerationIterations = object.exaggerationIterations ?? undefined;
     message.method = object.method ?? 0;
     message.theta = object.theta ?? undefined;
+    message.init = object.init ?? 0;
+    message.iterationsWithoutProgress = object.iterationsWithoutProgress ?? undefined;
+    message.minGradNorm = object.minGradNorm ?? undefined;
     return message;
   },
 };
