@@ -75,6 +75,29 @@ export function formatReportMarkdown(
   );
   if (result.deviations.length === 0) out.push(`None: every run followed the \`${result.preset}\` preset.`);
   else out.push(...result.deviations.map((d) => `- \`${d}\``));
+  const known = result.knownDeviations ?? [];
+  if (known.length > 0) {
+    out.push('', '## Known deviations from the original', '', ...known.map((d) => `- ${d}`));
+  }
+  const nonFinite = result.runs.flatMap((r) => {
+    const parts = [
+      ...(r.pretraining?.nonFiniteSteps?.length
+        ? [`pretraining steps ${r.pretraining.nonFiniteSteps.join(', ')}`]
+        : []),
+      ...(r.trainNonFiniteSteps?.length ? [`training steps ${r.trainNonFiniteSteps.join(', ')}`] : []),
+    ];
+    return parts.length === 0 ? [] : [`- \`${r.runId}\`: ${parts.join('; ')} (0-based)`];
+  });
+  if (nonFinite.length > 0) {
+    out.push(
+      '',
+      '## Non-finite losses',
+      '',
+      'These runs trained on through a NaN or infinite loss, as the original does:',
+      '',
+      ...nonFinite
+    );
+  }
 
   out.push('', '## Runs', '', runsTable(result), '');
 

@@ -39,6 +39,22 @@ describe('the tables', () => {
     expect(table.rows[1]![4]).toBe('–');
   });
 
+  it('show one column and one paired row per figure when the first epoch is also the last', () => {
+    const summary = summarizeRuns(
+      experimentFixture([
+        { arm: 'without', seed: 0, train: [0.5], test: [0.6] },
+        { arm: 'without', seed: 1, train: [0.55], test: [0.62] },
+        { arm: 'sup-walsh', initializer: 'sup-walsh', seed: 0, train: [0.6], test: [0.64] },
+        { arm: 'sup-walsh', initializer: 'sup-walsh', seed: 1, train: [0.62], test: [0.66] },
+      ])
+    );
+    const original = originalTable(summary, 'train');
+    expect(original.header).toEqual(['Dataset', 'Model', 'epoch 1: without', 'epoch 1: with', 'Δ (pp)']);
+    expect(original.rows).toEqual([['mnist', 'base', '52.50', '61.00', '+8.50']]);
+    expect(seedTable(summary).header).toEqual(['Dataset', 'Model', 'Arm', 'n', 'train epoch 1', 'test epoch 1']);
+    expect(pairedTable(summary).rows.map((r) => r[3])).toEqual(['train acc. epoch 1', 'test acc. epoch 1']);
+  });
+
   it('show mean ± sd across seeds and the paired tests, or why a test is missing', () => {
     const summary = summarizeRuns(
       experimentFixture([...TWO_SEED_RUNS, { arm: 'he', seed: 0, train: [0.7, 0.8, 0.9], test: [0.7, 0.8, 0.9] }])

@@ -1,5 +1,5 @@
 import { formatMeanStd, formatP, formatPercent, formatPoints, formatSeconds, formatStatistic } from './format.js';
-import { FIGURE_KEYS, figureLabel, type FigureKey, type GroupSummary, type ResultSummary } from './summary.js';
+import { figureKeysOf, figureLabel, type FigureKey, type GroupSummary, type ResultSummary } from './summary.js';
 import { markdownTable, textTable, type Table } from './table.js';
 
 /** Which accuracy a table of the original's kind shows. */
@@ -11,14 +11,21 @@ export const NEEDS_TWO_SEEDS = 'n/a (needs ≥ 2 seeds)';
 /** What the tables say when every paired difference is 0 (t undefined). */
 export const NO_DIFFERENCE = 'n/a (no difference)';
 
-function epochHeaders(summary: ResultSummary): { first: string; last: string; perGroup: boolean } {
+/** Column titles; `single` when every group's first epoch is also its last (one column per figure then). */
+function epochHeaders(summary: ResultSummary): { first: string; last: string; perGroup: boolean; single: boolean } {
   const firsts = new Set(summary.groups.map((g) => g.firstEpoch));
   const lasts = new Set(summary.groups.map((g) => g.lastEpoch));
+  const single = summary.groups.every((g) => g.firstEpoch === g.lastEpoch);
   if (firsts.size <= 1 && lasts.size <= 1) {
     const group = summary.groups[0];
-    return { first: `epoch ${group?.firstEpoch ?? 1}`, last: `epoch ${group?.lastEpoch ?? ''}`, perGroup: false };
+    return {
+      first: `epoch ${group?.firstEpoch ?? 1}`,
+      last: `epoch ${group?.lastEpoch ?? ''}`,
+      perGroup: false,
+      single,
+    };
   }
-  return { first: 'first epoch', last: 'last epoch', perGroup: true };
+  return { first: single ? 'epoch' : 'first epoch', last: 'last epoch', perGroup: true, single };
 }
 
 function armFigure(group: GroupSummary, arm: string | undefined, key: FigureKey): number | undefined {
@@ -30,7 +37,7 @@ function armFigure(group: GroupSummary, arm: string | undefined, key: FigureKey)
  * first and the last epoch without and with Sup-Walsh, and the change in percentage points.
  */
 export function originalTable(summary: ResultSummary, kind: AccuracyKind): Table {
-  const { first, last, perGroup } = epochHeaders(summary);
+  const { first, last, perGroup, single } = epochHeaders(summary);
   const [firstKey, lastKey]: [FigureKey, FigureKey] =
     kind === 'train' ? ['trainFirst', 'trainLast'] : ['testFirst', 'testLast'];
   const header = [
@@ -40,9 +47,7 @@ export function originalTable(summary: ResultSummary, kind: AccuracyKind): Table
     `${first}: without`,
     `${first}: with`,
     'Δ (pp)',
-    `${last}: without`,
-    `${last}: with`,
-    'Δ (pp)',
+    ...(single ? [] : [`${last}: without`, `${last}: with`, 'Δ (pp)']),
   ];
   const rows = summary.groups.map((g) => {
     const cells = (key: FigureKey) => {
@@ -54,9 +59,9 @@ export function originalTable(summary: ResultSummary, kind: AccuracyKind): Table
     return [
       g.dataset,
       g.model,
-      ...(perGroup ? [`${g.firstEpoch}, ${g.lastEpoch}`] : []),
+      ...(perGroup ? [single ? String(g.firstEpoch) : `${g.firstEpoch}, ${g.lastEpoch}`] : []),
       ...cells(firstKey),
-      ...cells(lastKey),
+      ...(single ? [] : cells(lastKey)),
     ];
   });
   const leading = perGroup ? 3 : 2;
@@ -65,26 +70,23 @@ export function originalTable(summary: ResultSummary, kind: AccuracyKind): Table
 
 /** Mean ± sample standard deviation over seeds of the four figures (percent), per arm. */
 export function seedTable(summary: ResultSummary): Table {
-  const { first, last, perGroup } = epochHeaders(summary);
-  const header = [
-    'Dataset',
-    'Model',
-    ...(perGroup ? ['Epochs'] : []),
-    'Arm',
-    'n',
-    `train ${first}`,
-    `train ${last}`,
-    `test ${first}`,
-    `test ${last}`,
-  ];
+  const { first, last, perGroup, single } = epochHeaders(summary);
+  const keys = figureKeysOf(single ? { firstEpoch: 1, lastEpoch: 1 } : { firstEpoch: 1, lastEpoch: 2 });
+  const titles: Record<FigureKey, string> = {
+    trainFirst: `train ${first}`,
+    trainLast: `train ${last}`,
+    testFirst: `test ${first}`,
+    testLast: `test ${last}`,
+  };
+  const header = ['Dataset', 'Model', ...(perGroup ? ['Epochs'] : []), 'Arm', 'n', ...keys.map((k) => titles[k])];
   const rows = summary.groups.flatMap((g) =>
     g.arms.map((a) => [
       g.dataset,
       g.model,
-      ...(perGroup ? [`${g.firstEpoch}, ${g.lastEpoch}`] : []),
+      ...(perGroup ? [single ? String(g.firstEpoch) : `${g.firstEpoch}, ${g.lastEpoch}`] : []),
       a.arm,
       String(a.seeds.length),
-      ...FIGURE_KEYS.map((key) => formatMeanStd(a.figures[key]?.mean, a.figures[key]?.std)),
+      ...keys.map((key) => formatMeanStd(a.figures[key]?.mean, a.figures[key]?.std)),
     ])
   );
   const leading = perGroup ? 4 : 3;
@@ -94,15 +96,18 @@ export function seedTable(summary: ResultSummary): Table {
 /** Every arm against the `without` arm, paired by seed: mean difference (pp), its sd, t, df and two-sided p. */
 export function pairedTable(summary: ResultSummary): Table {
   const header = ['Dataset', 'Model', 'Arm − without', 'Figure', 'n', 'mean Δ (pp)', 'sd Δ', 't', 'df', 'p'];
+  // A group whose first epoch is its last compares each figure once.
   const rows = summary.groups.flatMap((g) =>
-    g.comparisons.map((c) => {
-      const label = figureLabel(c.figure, g.firstEpoch, g.lastEpoch);
-      const base = [g.dataset, g.model, c.arm, label, String(c.seeds.length), formatPoints(c.meanDifference)];
-      if (!c.test) return [...base, '–', NEEDS_TWO_SEEDS, '–', '–'];
-      const t = c.test;
-      if (Number.isNaN(t.t)) return [...base, formatStatistic(t.stdDifference), NO_DIFFERENCE, String(t.df), '–'];
-      return [...base, formatStatistic(t.stdDifference), formatStatistic(t.t), String(t.df), formatP(t.p)];
-    })
+    g.comparisons
+      .filter((c) => figureKeysOf(g).includes(c.figure))
+      .map((c) => {
+        const label = figureLabel(c.figure, g.firstEpoch, g.lastEpoch);
+        const base = [g.dataset, g.model, c.arm, label, String(c.seeds.length), formatPoints(c.meanDifference)];
+        if (!c.test) return [...base, '–', NEEDS_TWO_SEEDS, '–', '–'];
+        const t = c.test;
+        if (Number.isNaN(t.t)) return [...base, formatStatistic(t.stdDifference), NO_DIFFERENCE, String(t.df), '–'];
+        return [...base, formatStatistic(t.stdDifference), formatStatistic(t.t), String(t.df), formatP(t.p)];
+      })
   );
   return { header, rows, align: header.map((_, i) => (i < 4 ? 'left' : 'right')) };
 }
