@@ -14,6 +14,7 @@ const set: ImageSet = {
   numClasses: 10,
   classNames: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
   pixels: Uint8Array.from([0, 1, 2, 3, 10, 11, 12, 13, 255, 21, 22, 23]),
+  resizeRoute: 'pil',
   labels: Uint8Array.from([7, 2, 9]),
   source: 'memory',
 };

@@ -5,6 +5,7 @@ import zlib from 'node:zlib';
 import { errorMessage } from './errors.js';
 import type { DatasetKind, DatasetSplit } from './kinds.js';
 import type { DatasetLogger } from './logger.js';
+import type { ResizeRoute } from './resize.js';
 
 /**
  * Version of the preprocessing (decoding, grey conversion, resampling). Bump it whenever any of them changes what
@@ -23,6 +24,8 @@ export interface CacheKeyParts {
   readonly kind: DatasetKind;
   readonly split: DatasetSplit;
   readonly imageSize: number;
+  /** How the images were resized: entries of the two routes never stand in for each other. */
+  readonly resizeRoute: ResizeRoute;
   /** The source files read (absolute paths); their size and mtime go into the key. */
   readonly sources: readonly string[];
 }
@@ -43,8 +46,9 @@ export interface CachedSplit {
 }
 
 /**
- * The cache file for `parts` under `cacheDir`: its name holds kind, split and size for people, and a hash of
- * (format and preprocessing versions, kind, split, size, and each source file's resolved path, size and mtime).
+ * The cache file for `parts` under `cacheDir`: its name holds kind, split, size and resize route for people, and a
+ * hash of (format and preprocessing versions, kind, split, size, resize route, and each source file's resolved path,
+ * size and mtime).
  */
 export async function cacheKey(cacheDir: string, parts: CacheKeyParts): Promise<CacheKey> {
   const sources = await Promise.all(
@@ -60,10 +64,11 @@ export async function cacheKey(cacheDir: string, parts: CacheKeyParts): Promise<
     kind: parts.kind,
     split: parts.split,
     imageSize: parts.imageSize,
+    resizeRoute: parts.resizeRoute,
     sources,
   });
   const hash = createHash('sha256').update(identity).digest();
-  const name = `${parts.kind}-${parts.split}-${parts.imageSize}px-${hash.subarray(0, 8).toString('hex')}.u8`;
+  const name = `${parts.kind}-${parts.split}-${parts.imageSize}px-${parts.resizeRoute}-${hash.subarray(0, 8).toString('hex')}.u8`;
   return { file: path.join(path.resolve(cacheDir), name), digest: new Uint8Array(hash.subarray(0, 16)) };
 }
 

@@ -20,6 +20,16 @@ const PIL_64_SHA256 = {
   test: 'de436edbd0af7d27ef5b285f89ea482b8534bd11a3b08925507106a5730b6f93',
 };
 
+/**
+ * The same for the tensor route, as torchvision 0.14 (Debian python3-torchvision) makes them:
+ * `transforms.Resize([64, 64])` on the uint8 images, as the original's Dataset.py does (fixtures/tensor-golden.py
+ * prints them).
+ */
+const TENSOR_64_SHA256 = {
+  train: '33506913db05b7c53ae914bd9578320005c258dd365685bb564ef25d7ac099a7',
+  test: '2f06ef1ebc4a6004ad8d60281cb989b74d5034146afded9f9a5a74cf78133485',
+};
+
 function rawLabels(name: string): Uint8Array {
   return new Uint8Array(zlib.gunzipSync(fs.readFileSync(path.join(DEBIAN, name))).subarray(8));
 }
@@ -45,6 +55,15 @@ describe.skipIf(!present)(`the real Fashion-MNIST from ${DEBIAN}`, () => {
     expect(test.labels).toEqual(rawLabels('t10k-labels-idx1-ubyte.gz'));
     expect(sha256(test.pixels)).toBe(PIL_64_SHA256.test);
   });
+
+  it.each(['train', 'test'] as const)(
+    'resizes the %s split exactly as torchvision does a uint8 tensor with the tensor route',
+    async (split) => {
+      const set = await loadDataset({ kind: 'fashion-mnist', split, resizeRoute: 'tensor', cacheDir: false });
+      expect(set.resizeRoute).toBe('tensor');
+      expect(sha256(set.pixels)).toBe(TENSOR_64_SHA256[split]);
+    }
+  );
 
   it('ships the official files with only the gzip header rewritten, so the published SHA-256 sums apply', () => {
     // Debian's .gz files hash differently (no file name, a 2020 mtime, 24 bytes shorter); the compressed stream is the

