@@ -56,6 +56,7 @@ export function runExperiment(spec: ExperimentSpec, options: RunExperimentOption
         const base = {
           kind: d.kind,
           imageSize: d.imageSize,
+          resizeRoute: d.resizeRoute,
           ...(d.root === undefined ? {} : { root: resolveRoot(options.dataDir, d.root) }),
           ...(options.cacheDir === undefined ? {} : { cacheDir: options.cacheDir }),
         };

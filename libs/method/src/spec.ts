@@ -1,3 +1,4 @@
+import { originalResizeRoute, type ResizeRoute } from '@supwalsh/datasets';
 import { INITIALIZER_NAMES, MODEL_NAMES, type InitializerName, type ModelName } from '@supwalsh/models';
 import { MethodSpecError } from './errors.js';
 import type { DatasetName } from './results.js';
@@ -40,7 +41,7 @@ export type AuxActivation = 'none' | 'relu' | 'tanh' | 'swish';
 export type AuxNormalization = 'none' | 'layer' | 'batch';
 export type SnapshotSelection = 'lowest-loss' | 'last';
 /** torchvision's two resize routes: a uint8 tensor (float bilinear, one rounding) or a PIL image (Pillow). */
-export type ResizeRouteName = 'tensor' | 'pil';
+export type ResizeRouteName = ResizeRoute;
 export type TsneInitName = 'pca' | 'random';
 
 export interface DatasetSpec {
@@ -302,7 +303,7 @@ export function presetPixelScale(preset: PresetName, kind: DatasetName): PixelSc
  * tensors, CIFAR-10 through PIL after its grayscale conversion.
  */
 export function presetResizeRoute(kind: DatasetName): ResizeRouteName {
-  return kind === 'cifar10' ? 'pil' : 'tensor';
+  return originalResizeRoute(kind);
 }
 
 /** Whether a preset stops a run at its first non-finite loss (the original trains on; `'default'` stops). */

@@ -45,6 +45,7 @@ export function createDatasetCache(options: DatasetCacheOptions = {}): DatasetCa
         const base = {
           kind: dataset.kind,
           imageSize: dataset.imageSize,
+          resizeRoute: dataset.resizeRoute,
           logger,
           ...(root === undefined ? {} : { root }),
           ...(options.dataDir === undefined ? {} : { env: { ...process.env, SUPWALSH_DATA_DIR: options.dataDir } }),
