@@ -9,11 +9,7 @@ import type { BatchWindow } from './layers/seeded-mask.js';
  * global batch, where that slice sits (`batchWindow`), so each sample's mask does not depend on the world size.
  * Returns how many layers were set.
  */
-export function setDropoutStep(
-  model: tfl.LayersModel,
-  step: number,
-  batchWindow?: BatchWindow
-): number {
+export function setDropoutStep(model: tfl.LayersModel, step: number, batchWindow?: BatchWindow): number {
   let count = 0;
   for (const layer of model.layers) {
     if (layer instanceof SeededDropout || layer instanceof DropPath) {

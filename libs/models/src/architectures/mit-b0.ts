@@ -104,7 +104,14 @@ export function buildMit(g: ModelGraph, x: GraphNode, numClasses: number, config
     for (let b = 0; b < stage.depth; b++) {
       const name = `block${n}.${b}`;
       const rate = rates[blockIndex++] ?? 0;
-      let branch = attention(g, g.layerNorm(tokens, `${name}.norm1`, EPS), `${name}.attn`, hw, stage.heads, stage.reduction);
+      let branch = attention(
+        g,
+        g.layerNorm(tokens, `${name}.norm1`, EPS),
+        `${name}.attn`,
+        hw,
+        stage.heads,
+        stage.reduction
+      );
       tokens = g.add([tokens, dropPath(g, branch, `${name}.drop_path1`, rate)], `${name}.add1`);
       branch = mixFfn(g, g.layerNorm(tokens, `${name}.norm2`, EPS), `${name}.mlp`, hw, stage.mlpRatio);
       tokens = g.add([tokens, dropPath(g, branch, `${name}.drop_path2`, rate)], `${name}.add2`);

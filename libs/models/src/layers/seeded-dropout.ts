@@ -47,7 +47,15 @@ export class SeededDropout extends tfl.layers.Layer {
       const step = this.step;
       this.step += 1;
       const rows = x.shape[0] ?? 0;
-      const keep = seededKeepMask('SeededDropout', this.seed, step, this.batchWindow, rows, x.shape.slice(1), this.rate);
+      const keep = seededKeepMask(
+        'SeededDropout',
+        this.seed,
+        step,
+        this.batchWindow,
+        rows,
+        x.shape.slice(1),
+        this.rate
+      );
       return tf.mul(x, tf.mul(tf.cast(keep, x.dtype), 1 / (1 - this.rate)));
     });
   }

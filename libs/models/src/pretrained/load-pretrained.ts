@@ -10,6 +10,7 @@ import {
   mitWeightSources,
   SEGFORMER_CONFIG_DEFAULTS,
   toOurLayout,
+  weightName,
   type MitHyperParameters,
 } from './mit-weight-map.js';
 import { decodeTensor, parseSafetensors, SAFETENSORS_DTYPES, type SafetensorsFile } from './safetensors.js';
@@ -94,7 +95,8 @@ export function applyPretrainedWeights(
   const names = [...file.entries.keys()];
   // SegformerForImageClassification's tensors start with `segformer.` (the head is `classifier.*`); SegformerModel's don't.
   const prefixed = names.some((n) => n.startsWith('segformer.'));
-  const full = (hfName: string) => (prefixed && hfName !== 'classifier.weight' && hfName !== 'classifier.bias' ? `segformer.${hfName}` : hfName);
+  const full = (hfName: string) =>
+    prefixed && hfName !== 'classifier.weight' && hfName !== 'classifier.bias' ? `segformer.${hfName}` : hfName;
 
   const problems = configProblems(checkpoint.config, ours);
   const claimed = new Set<string>();
@@ -114,7 +116,9 @@ export function applyPretrainedWeights(
       if (!entry) {
         problems.push(`missing tensor ${t} [${want.join(', ')}] (for ${s.layer}/${s.weight})`);
       } else if (entry.shape.join() !== want.join()) {
-        problems.push(`tensor ${t} has shape [${entry.shape.join(', ')}], ${s.layer}/${s.weight} needs [${want.join(', ')}]`);
+        problems.push(
+          `tensor ${t} has shape [${entry.shape.join(', ')}], ${s.layer}/${s.weight} needs [${want.join(', ')}]`
+        );
       } else if (!(SAFETENSORS_DTYPES as readonly string[]).includes(entry.dtype)) {
         problems.push(`tensor ${t} has dtype ${entry.dtype}; supported: ${SAFETENSORS_DTYPES.join(', ')}`);
       }
@@ -135,7 +139,7 @@ export function applyPretrainedWeights(
   }
   for (const [name, weights] of byLayer) {
     const layer = model.getLayer(name);
-    const values = layer.weights.map((w) => tf.tensor(weights.get(w.originalName)!, w.shape as number[], 'float32'));
+    const values = layer.weights.map((w) => tf.tensor(weights.get(weightName(w))!, w.shape as number[], 'float32'));
     layer.setWeights(values);
     tf.dispose(values);
   }

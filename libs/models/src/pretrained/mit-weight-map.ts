@@ -15,7 +15,7 @@ export type WeightLayout = 'dense' | 'conv' | 'depthwise' | 'vector' | 'dense-co
 export interface WeightSource {
   /** Our layer (a torchvision-style module path, e.g. `block2.1.attn.kv`). */
   readonly layer: string;
-  /** The TF.js weight's `originalName` (`kernel`, `bias`, `gamma`, `beta`, `depthwise_kernel`). */
+  /** The TF.js weight's name within its layer (`kernel`, `bias`, `gamma`, `beta`, `depthwise_kernel`). */
   readonly weight: string;
   /** Our weight's shape. */
   readonly shape: readonly number[];
@@ -65,13 +65,28 @@ const RULES: readonly [RegExp, (m: RegExpMatchArray) => string, 'linear' | 'conv
   [/^block(\d+)\.(\d+)\.attn\.proj$/, (m) => `encoder.block.${+m[1]! - 1}.${m[2]}.attention.output.dense`, 'linear'],
   [/^block(\d+)\.(\d+)\.norm2$/, (m) => `encoder.block.${+m[1]! - 1}.${m[2]}.layer_norm_2`, 'norm'],
   [/^block(\d+)\.(\d+)\.mlp\.fc1$/, (m) => `encoder.block.${+m[1]! - 1}.${m[2]}.mlp.dense1`, 'linear'],
-  [/^block(\d+)\.(\d+)\.mlp\.dwconv\.dwconv$/, (m) => `encoder.block.${+m[1]! - 1}.${m[2]}.mlp.dwconv.dwconv`, 'depthwise'],
+  [
+    /^block(\d+)\.(\d+)\.mlp\.dwconv\.dwconv$/,
+    (m) => `encoder.block.${+m[1]! - 1}.${m[2]}.mlp.dwconv.dwconv`,
+    'depthwise',
+  ],
   [/^block(\d+)\.(\d+)\.mlp\.fc2$/, (m) => `encoder.block.${+m[1]! - 1}.${m[2]}.mlp.dense2`, 'linear'],
   [/^norm(\d+)$/, (m) => `encoder.layer_norm.${+m[1]! - 1}`, 'norm'],
   [/^head$/, () => `classifier`, 'linear'],
 ];
 
-const HF_PARAM: Record<string, string> = { kernel: 'weight', depthwise_kernel: 'weight', bias: 'bias', gamma: 'weight', beta: 'bias' };
+/** A TF.js weight's own name (`kernel`, `gamma`, …): its `originalName` is scoped, `layer/kernel`. */
+export function weightName(w: tfl.LayerVariable): string {
+  return w.originalName.slice(w.originalName.lastIndexOf('/') + 1);
+}
+
+const HF_PARAM: Record<string, string> = {
+  kernel: 'weight',
+  depthwise_kernel: 'weight',
+  bias: 'bias',
+  gamma: 'weight',
+  beta: 'bias',
+};
 
 /**
  * Every weight of a Mix Transformer built by `buildModel('mit-b0')` (or `buildMit`) with the Hugging Face tensor(s)
@@ -89,10 +104,11 @@ export function mitWeightSources(model: tfl.LayersModel): { sources: WeightSourc
     }
     const base = rule.path(rule.m);
     for (const w of layer.weights) {
-      const param = HF_PARAM[w.originalName];
+      const weight = weightName(w);
+      const param = HF_PARAM[weight];
       const shape = w.shape as number[];
       if (!param) {
-        unmapped.push(`${layer.name}/${w.originalName}`);
+        unmapped.push(w.originalName);
         continue;
       }
       let layout: WeightLayout;
@@ -105,7 +121,7 @@ export function mitWeightSources(model: tfl.LayersModel): { sources: WeightSourc
       } else {
         layout = rule.kind === 'linear' ? 'dense' : rule.kind;
       }
-      sources.push({ layer: layer.name, weight: w.originalName, shape, from, layout });
+      sources.push({ layer: layer.name, weight, shape, from, layout });
     }
   }
   return { sources, unmapped };

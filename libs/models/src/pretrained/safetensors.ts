@@ -79,10 +79,18 @@ export function parseSafetensors(bytes: Uint8Array, source: string): Safetensors
     const size = BYTES[e.dtype as SafetensorsDtype];
     const count = (shape as number[]).reduce((a, b) => a * b, 1);
     if (size !== undefined && end - begin !== count * size) {
-      problems.push(`tensor ${name}: ${end - begin} bytes for ${count} ${e.dtype} values of shape [${shape.join(', ')}]`);
+      problems.push(
+        `tensor ${name}: ${end - begin} bytes for ${count} ${e.dtype} values of shape [${shape.join(', ')}]`
+      );
       continue;
     }
-    entries.set(name, { name, dtype: e.dtype, shape: shape as number[], begin: dataStart + begin, end: dataStart + end });
+    entries.set(name, {
+      name,
+      dtype: e.dtype,
+      shape: shape as number[],
+      begin: dataStart + begin,
+      end: dataStart + end,
+    });
   }
   if (problems.length > 0) throw new PretrainedWeightsError(source, problems);
   return { entries, metadata, bytes };
@@ -117,7 +125,9 @@ export function decodeTensor(file: SafetensorsFile, entry: SafetensorsEntry): Fl
       break;
     }
     default:
-      throw new Error(`decodeTensor: ${entry.name} has dtype ${entry.dtype}; supported: ${SAFETENSORS_DTYPES.join(', ')}`);
+      throw new Error(
+        `decodeTensor: ${entry.name} has dtype ${entry.dtype}; supported: ${SAFETENSORS_DTYPES.join(', ')}`
+      );
   }
   return out;
 }
