@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
@@ -173,7 +173,11 @@ export async function loadPretrainedWeights(
     try {
       return await readFile(join(dir, file));
     } catch (error: unknown) {
-      throw new PretrainedWeightsError(dir, [`cannot read ${file}: ${String(error)}`], { cause: error });
+      const hint =
+        file === 'model.safetensors' && (await stat(join(dir, 'pytorch_model.bin')).catch(() => null))
+          ? ' (the directory has pytorch_model.bin: convert it to model.safetensors, see @supwalsh/models README)'
+          : '';
+      throw new PretrainedWeightsError(dir, [`cannot read ${file}: ${String(error)}${hint}`], { cause: error });
     }
   };
   const [configText, safetensors] = await Promise.all([read('config.json'), read('model.safetensors')]);

@@ -1,5 +1,5 @@
-import * as tfl from '@tensorflow/tfjs-layers';
 import { fileURLToPath } from 'node:url';
+import type * as tfl from '@tensorflow/tfjs-layers';
 import { buildMit, type MitConfig } from '../architectures/mit-b0.js';
 import { initializeModel } from '../init/initialize-model.js';
 import { ModelGraph } from '../model-graph.js';
