@@ -134,6 +134,7 @@ describe('loadPretrainedWeights on a Hugging Face-layout checkpoint written by P
     const model = buildModel('mit-b0', { seed: 3 });
     const head = weightOf(model, 'head', 'kernel');
     const report = applyPretrainedWeights(model, { config: layout.config, safetensors: encodeSafetensors(tensors) });
+    expect(report.loaded).toHaveLength(87);
     expect(report.loaded.reduce((n, l) => n + l.from.length, 0)).toBe(190);
     expect(report.ignored).toHaveLength(4); // patch_embeddings.0.proj [32, 3, 7, 7] and classifier [1000, 256]
     expect(report.hyperParameters.hidden_sizes).toEqual([32, 64, 160, 256]);
