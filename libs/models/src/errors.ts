@@ -43,3 +43,26 @@ export class InputTooSmallError extends ModelArgumentError {
     );
   }
 }
+
+/**
+ * Thrown by `loadPretrainedWeights` when a checkpoint cannot be loaded into a model: an unreadable or malformed
+ * `config.json` / `model.safetensors`, hyper-parameters that do not describe the model, or tensors that do not match
+ * its layers. `problems` lists every one found (missing, unexpected, wrong shape or dtype, config field); the model is
+ * left unchanged.
+ */
+export class PretrainedWeightsError extends Error {
+  override readonly name: string = 'PretrainedWeightsError';
+  constructor(
+    /** The checkpoint directory or file that was being read. */
+    readonly source: string,
+    /** Each problem, one sentence naming the tensor, layer or config field. */
+    readonly problems: readonly string[],
+    options?: { cause?: unknown }
+  ) {
+    super(
+      `loadPretrainedWeights: ${source}: ${problems.length} problem${problems.length === 1 ? '' : 's'}:\n` +
+        problems.map((p) => `  - ${p}`).join('\n'),
+      options
+    );
+  }
+}

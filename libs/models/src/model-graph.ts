@@ -1,8 +1,10 @@
 import { deriveSeed, type Seed } from '@supwalsh/engine';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { AdaptiveAvgPool2d } from './layers/adaptive-avg-pool-2d.js';
+import { DropPath } from './layers/drop-path.js';
 import { MultiHeadAttention } from './layers/multi-head-attention.js';
 import { SeededDropout } from './layers/seeded-dropout.js';
+import { TorchBatchNorm } from './layers/torch-batch-norm.js';
 import { TorchMaxPool2d } from './layers/torch-max-pool-2d.js';
 import { convOutputSize, poolOutputSize } from './torch-shapes.js';
 
@@ -43,7 +45,7 @@ export interface PoolSpec {
  * input-size checks and parameter tables cost nothing); otherwise every op adds the TF.js layer, named after the
  * torchvision module path (`features.0`, `layer1.0.conv2`, `inception3a.branch2.1.conv`, …). Weights start at
  * zero; `initializeModel` fills them. PyTorch semantics are reproduced op by op (explicit padding, ceil-mode pooling,
- * adaptive pooling, BatchNorm momentum), so output sizes always equal torchvision's.
+ * adaptive pooling, BatchNorm's running statistics), so output sizes always equal torchvision's.
  */
 export class ModelGraph {
   /** Parameters created so far; BatchNorm's moving statistics are non-trainable, as in PyTorch. */
@@ -122,12 +124,12 @@ export class ModelGraph {
     );
   }
 
-  /** `nn.BatchNorm2d(eps)`; PyTorch's momentum 0.1 is TF.js momentum 0.9. */
+  /** `nn.BatchNorm2d(eps)`, momentum 0.1, running variance updated with the unbiased batch variance (`TorchBatchNorm`). */
   batchNorm(x: GraphNode, name: string, epsilon = 1e-5): GraphNode {
     const c = x.shape[x.shape.length - 1] ?? 0;
     this.params.trainable += 2 * c;
     this.params.nonTrainable += 2 * c;
-    return this.apply(() => tfl.layers.batchNormalization({ axis: -1, momentum: 0.9, epsilon, name }), x, x.shape);
+    return this.apply(() => new TorchBatchNorm({ momentum: 0.1, epsilon, name }), x, x.shape);
   }
 
   /** `nn.LayerNorm(channels, eps)` over the last axis. */
@@ -192,6 +194,12 @@ export class ModelGraph {
   dropout(x: GraphNode, name: string, rate: number): GraphNode {
     const seed = deriveSeed(this.seed, 'dropout', name);
     return this.apply(() => new SeededDropout({ rate, seed, name }), x, x.shape);
+  }
+
+  /** Stochastic depth on a residual branch (`DropPath`), per-sample masks seeded like `dropout`'s. */
+  dropPath(x: GraphNode, name: string, rate: number): GraphNode {
+    const seed = deriveSeed(this.seed, 'drop_path', name);
+    return this.apply(() => new DropPath({ rate, seed, name }), x, x.shape);
   }
 
   add(xs: GraphNode[], name: string): GraphNode {

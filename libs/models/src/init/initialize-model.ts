@@ -69,10 +69,13 @@ export function isSeed(value: unknown): value is Seed {
   return typeof value === 'string' || (typeof value === 'number' && Number.isSafeInteger(value));
 }
 
+/** Layers whose weights start at 1 (scale, running variance) and 0 (shift, running mean). */
+const NORM_CLASSES = new Set(['BatchNormalization', 'TorchBatchNorm', 'LayerNormalization']);
+
 function resetNormLayers(model: tfl.LayersModel): void {
   for (const layer of model.layers) {
     const cls = layer.getClassName();
-    if (cls !== 'BatchNormalization' && cls !== 'LayerNormalization') continue;
+    if (!NORM_CLASSES.has(cls)) continue;
     const values = layer.weights.map((w) =>
       /gamma|moving_variance/.test(w.originalName) ? tf.ones(w.shape as number[]) : tf.zeros(w.shape as number[])
     );

@@ -4,8 +4,10 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { adaptiveBins, poolOutputSize } from '../torch-shapes.js';
 import { AdaptiveAvgPool2d } from './adaptive-avg-pool-2d.js';
+import { DropPath } from './drop-path.js';
 import { MultiHeadAttention } from './multi-head-attention.js';
 import { SeededDropout } from './seeded-dropout.js';
+import { TorchBatchNorm } from './torch-batch-norm.js';
 import { TorchMaxPool2d } from './torch-max-pool-2d.js';
 
 beforeAll(async () => {
@@ -204,6 +206,117 @@ describe('SeededDropout', () => {
     layer.batchWindow = { offset: 8, total: 10 };
     expect(() => layer.apply(tf.ones([3, 64]), { training: true })).toThrow(
       /batchWindow 8\+3 rows exceeds its total 10/
+    );
+  });
+});
+
+describe('DropPath', () => {
+  it('is the identity outside training', () => {
+    const layer = new DropPath({ rate: 0.5, seed: 1 });
+    const x = tf.tensor(values(24, 2), [4, 3, 2]);
+    expect(Array.from((layer.apply(x, { training: false }) as tf.Tensor).dataSync())).toEqual(Array.from(x.dataSync()));
+    expect(layer.step).toBe(0);
+  });
+
+  it('drops or keeps each sample as a whole, scaled by 1 / (1 − rate), a fresh replayable draw per call', () => {
+    const layer = new DropPath({ rate: 0.3, seed: 5 });
+    const rows = 2000;
+    const call = () => Array.from((layer.apply(tf.ones([rows, 3, 2]), { training: true }) as tf.Tensor).dataSync());
+    const first = call();
+    const second = call();
+    expect(second).not.toEqual(first);
+    layer.step = 0;
+    expect(call()).toEqual(first);
+    const scale = Math.fround(1 / 0.7);
+    const perSample = Array.from({ length: rows }, (_, n) => first.slice(6 * n, 6 * n + 6));
+    expect(perSample.every((v) => v.every((e) => e === v[0]) && (v[0] === 0 || v[0] === scale))).toBe(true);
+    const kept = perSample.filter((v) => v[0]! > 0).length / rows;
+    expect(Math.abs(kept - 0.7)).toBeLessThan(4 * Math.sqrt((0.7 * 0.3) / rows));
+    expect(roundTrip(layer).rate).toBe(0.3);
+  });
+
+  it('gives each sample of a global batch the same mask whichever slice a rank holds', () => {
+    const layer = new DropPath({ rate: 0.5, seed: 9 });
+    const x = tf.tensor(values(12 * 5, 4), [12, 5]);
+    const whole = Array.from((layer.apply(x, { training: true }) as tf.Tensor).dataSync());
+    expect(whole.some((v) => v === 0)).toBe(true);
+    expect(whole.some((v) => v !== 0)).toBe(true);
+    for (const [offset, rows] of [
+      [0, 6],
+      [6, 6],
+      [3, 5],
+    ] as const) {
+      layer.step = 0;
+      layer.batchWindow = { offset, total: 12 };
+      const part = layer.apply(tf.slice(x, [offset], [rows]), { training: true }) as tf.Tensor;
+      expect(Array.from(part.dataSync())).toEqual(whole.slice(offset * 5, (offset + rows) * 5));
+    }
+  });
+});
+
+describe('TorchBatchNorm', () => {
+  /** Per-channel mean and biased/unbiased variance of channels-last data, in float64. */
+  function stats(x: Float32Array, channels: number) {
+    const n = x.length / channels;
+    const mean = new Float64Array(channels);
+    const sq = new Float64Array(channels);
+    for (let i = 0; i < x.length; i++) mean[i % channels]! += x[i]! / n;
+    for (let i = 0; i < x.length; i++) sq[i % channels]! += (x[i]! - mean[i % channels]!) ** 2;
+    return { n, mean, biased: sq.map((v) => v / n), unbiased: sq.map((v) => v / (n - 1)) };
+  }
+
+  it('normalizes with batch statistics and updates the running variance with the unbiased one, as PyTorch', () => {
+    const shape = [3, 4, 5, 2];
+    const data = values(3 * 4 * 5 * 2, 17).map((v, i) => 3 * v + (i % 2) * 5);
+    const layer = new TorchBatchNorm({ momentum: 0.1, epsilon: 1e-5 });
+    layer.build(shape);
+    const gamma = [1.5, -0.5];
+    const beta = [0.25, 2];
+    layer.setWeights([tf.tensor1d(gamma), tf.tensor1d(beta), tf.tensor1d([0.5, -1]), tf.tensor1d([2, 0.5])]);
+    const y = (layer.apply(tf.tensor(data, shape), { training: true }) as tf.Tensor).dataSync();
+    const { n, mean, biased, unbiased } = stats(data, 2);
+    expect(n).toBe(60);
+    const expected = Array.from(data, (v, i) => {
+      const c = i % 2;
+      return ((v - mean[c]!) / Math.sqrt(biased[c]! + 1e-5)) * gamma[c]! + beta[c]!;
+    });
+    expectClose(y, expected, 2e-5);
+    const [, , movingMean, movingVariance] = layer.getWeights().map((w) => Array.from(w.dataSync()));
+    expectClose(movingMean!, [0.9 * 0.5 + 0.1 * mean[0]!, 0.9 * -1 + 0.1 * mean[1]!], 1e-6);
+    expectClose(movingVariance!, [0.9 * 2 + 0.1 * unbiased[0]!, 0.9 * 0.5 + 0.1 * unbiased[1]!], 1e-5);
+    // The biased variance would differ by 0.1·var/(n − 1): far above the tolerance.
+    expect(Math.abs(movingVariance![0]! - (0.9 * 2 + 0.1 * biased[0]!))).toBeGreaterThan(1e-3);
+  });
+
+  it('normalizes with the running statistics in inference and leaves them alone', () => {
+    const layer = new TorchBatchNorm({ epsilon: 1e-3 });
+    layer.build([2, 3]);
+    layer.setWeights([
+      tf.tensor1d([2, 1, 0.5]),
+      tf.tensor1d([0, 1, -1]),
+      tf.tensor1d([1, 2, 3]),
+      tf.tensor1d([4, 1, 9]),
+    ]);
+    const x = [1, 2, 3, 5, 0, -3];
+    const y = (layer.apply(tf.tensor(x, [2, 3]), { training: false }) as tf.Tensor).dataSync();
+    const [g, b, m, v] = [
+      [2, 1, 0.5],
+      [0, 1, -1],
+      [1, 2, 3],
+      [4, 1, 9],
+    ];
+    expectClose(
+      y,
+      x.map((xi, i) => ((xi - m![i % 3]!) / Math.sqrt(v![i % 3]! + 1e-3)) * g![i % 3]! + b![i % 3]!)
+    );
+    expect(Array.from(layer.getWeights()[3]!.dataSync())).toEqual([4, 1, 9]);
+    expect(roundTrip(layer).epsilon).toBe(1e-3);
+  });
+
+  it('rejects training on one value per channel, as PyTorch does', () => {
+    const layer = new TorchBatchNorm({ name: 'bn1' });
+    expect(() => layer.apply(tf.ones([1, 1, 1, 4]), { training: true })).toThrow(
+      /bn1: expected more than 1 value per channel when training/
     );
   });
 });

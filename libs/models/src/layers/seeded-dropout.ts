@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { LAYER_PACKAGE, onlyTensor, type Kwargs, type LayerArgs } from './layer-utils.js';
+import { seededKeepMask, type BatchWindow } from './seeded-mask.js';
 
 export interface SeededDropoutArgs extends LayerArgs {
   /** Probability of zeroing an element (survivors are scaled by 1 / (1 − rate), as `nn.Dropout`). */
@@ -26,7 +27,7 @@ export class SeededDropout extends tfl.layers.Layer {
    * for all `total` rows and rows `offset …` are used, so every sample gets the same mask whatever the world size.
    * Unset: the rows are the whole batch.
    */
-  batchWindow: { readonly offset: number; readonly total: number } | undefined = undefined;
+  batchWindow: BatchWindow | undefined = undefined;
 
   constructor(args: SeededDropoutArgs) {
     super(args);
@@ -43,19 +44,19 @@ export class SeededDropout extends tfl.layers.Layer {
     return tf.tidy(() => {
       const x = onlyTensor(inputs, this.name);
       if (kwargs['training'] !== true || this.rate === 0) return x.clone();
-      const stepSeed = `${this.seed}:${this.step}`;
+      const step = this.step;
       this.step += 1;
-      const window = this.batchWindow;
       const rows = x.shape[0] ?? 0;
-      let uniform = tf.randomUniform(window ? [window.total, ...x.shape.slice(1)] : x.shape, 0, 1, 'float32', stepSeed);
-      if (window) {
-        if (window.offset + rows > window.total) {
-          throw new Error(`SeededDropout: batchWindow ${window.offset}+${rows} rows exceeds its total ${window.total}`);
-        }
-        uniform = tf.slice(uniform, [window.offset], [rows]);
-      }
-      const keep = tf.cast(tf.greaterEqual(uniform, this.rate), x.dtype);
-      return tf.mul(x, tf.mul(keep, 1 / (1 - this.rate)));
+      const keep = seededKeepMask(
+        'SeededDropout',
+        this.seed,
+        step,
+        this.batchWindow,
+        rows,
+        x.shape.slice(1),
+        this.rate
+      );
+      return tf.mul(x, tf.mul(tf.cast(keep, x.dtype), 1 / (1 - this.rate)));
     });
   }
 
