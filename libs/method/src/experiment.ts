@@ -76,6 +76,9 @@ export function runExperiment(spec: ExperimentSpec, options: RunExperimentOption
         await executeRun(run, {
           train,
           test,
+          ...(run.pretrainedDir === undefined
+            ? {}
+            : { pretrainedDir: resolveRoot(options.dataDir, run.pretrainedDir) }),
           ...(options.signal ? { signal: options.signal } : {}),
           onEvent: (e) => queue.push(e),
           ...(options.onModel ? { onModel: (model, stage) => options.onModel?.(model, stage, run.runId) } : {}),

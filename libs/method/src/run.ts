@@ -1,10 +1,11 @@
 import { SpanStatusCode } from '@opentelemetry/api';
 import { imageBatch, type ImageSet } from '@supwalsh/datasets';
 import { deriveSeed } from '@supwalsh/engine';
-import { buildModel, countParameters, type InitializerName } from '@supwalsh/models';
+import { buildModel, countParameters, loadPretrainedWeights, type InitializerName } from '@supwalsh/models';
 import { ATTR, getTracer, SPAN_NAMES, withSpan } from '@supwalsh/telemetry';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
+import { MethodArgumentError } from './errors.js';
 import type { MethodEvent } from './events.js';
 import { pretrain } from './pretrain.js';
 import { secondsSince } from './progress.js';
@@ -41,6 +42,8 @@ export interface ExecuteRunOptions {
   };
   /** Continue from a checkpoint (taken on any world size). */
   resumeFrom?: RunCheckpoint;
+  /** The run's `pretrainedDir`, resolved (and confined to the data directory) by the caller. */
+  pretrainedDir?: string;
 }
 
 /**
@@ -124,6 +127,21 @@ async function runOnce(spec: RunSpec, options: ExecuteRunOptions): Promise<RunRe
       });
     } finally {
       lsuvData?.dispose();
+    }
+    if (spec.pretrainedDir !== undefined && options.resumeFrom === undefined) {
+      // As the original's from_pretrained: the encoder from the checkpoint, the replaced layers (first patch
+      // embedding, head) keep the arm's initialization — the same start for every arm of a seed.
+      if (options.pretrainedDir === undefined) {
+        throw new MethodArgumentError('executeRun', 'options.pretrainedDir', 'is required when the run has one');
+      }
+      const report = await loadPretrainedWeights(model, options.pretrainedDir);
+      emit({
+        type: 'log',
+        runId,
+        level: 'info',
+        code: 'pretrained-weights',
+        message: `started ${spec.model} from ${spec.pretrainedDir}: ${report.loaded.length} layers loaded, ${report.keptFresh.join(', ')} kept fresh`,
+      });
     }
     parameters = countParameters(model).trainable;
     const reducer = options.reducer;

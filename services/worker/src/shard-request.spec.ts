@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { status } from '@grpc/grpc-js';
-import { Backend, DatasetKind, DataType, StartShardRequest, type RunSpec } from '@supwalsh/proto';
+import { Backend, DatasetKind, DataType, ModelKind, StartShardRequest, type RunSpec } from '@supwalsh/proto';
 import { describe, expect, it } from 'vitest';
 import { smallRunSpec } from './e2e/harness.js';
 import { BackendMismatchError, ShardRequestError, toGrpcStatus } from './errors.js';
@@ -94,6 +94,18 @@ describe('parseStartShard', () => {
     expect(parseStartShard(request({}, mnist('sets/digits')), context).datasetRoot).toBe('/data/sets/digits');
     expect(refusedField(request({}, mnist('../etc')))).toBe('run.dataset.root');
     expect(refusedField(request({}, mnist('/etc')))).toBe('run.dataset.root');
+  });
+
+  it('keeps pretrained weights inside the data directory', () => {
+    const run = smallRunSpec();
+    const mit = (pretrainedDir: string) => ({
+      ...run,
+      model: { kind: ModelKind.MODEL_KIND_MIT_B0, pretrainedDir },
+    });
+    expect(parseStartShard(request({}, mit('')), context).pretrainedDir).toBeUndefined();
+    expect(parseStartShard(request({}, mit('hf/mit-b0')), context).pretrainedDir).toBe('/data/hf/mit-b0');
+    expect(refusedField(request({}, mit('../weights')))).toBe('run.model.pretrainedDir');
+    expect(refusedField(request({}, mit('/weights')))).toBe('run.model.pretrainedDir');
   });
 
   it('refuses a dataset root that leaves the data directory through a symbolic link', () => {

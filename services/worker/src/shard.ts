@@ -306,6 +306,7 @@ export function startShard(deps: ShardDeps): Shard {
     const result = await executeRun(request.runSpec, {
       train: splits.train,
       test: splits.test,
+      ...(request.pretrainedDir === undefined ? {} : { pretrainedDir: request.pretrainedDir }),
       reducer,
       signal: controller.signal,
       onEvent,
