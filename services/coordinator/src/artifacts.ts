@@ -60,10 +60,7 @@ export function validateArtifactName(name: string, field = 'name'): void {
   };
   if (name.length < 1 || name.length > 255) fail('must be 1–255 characters');
   const parts = name.split('/');
-  if (
-    parts.length > 2 ||
-    parts.some((part) => part === '.' || part === '..' || !NAME_SEGMENT.test(part))
-  ) {
+  if (parts.length > 2 || parts.some((part) => part === '.' || part === '..' || !NAME_SEGMENT.test(part))) {
     fail(
       'must be a file name from [A-Za-z0-9._-], optionally under one subdirectory of the same characters ("dir/file"; not "." or "..")'
     );
@@ -148,7 +145,8 @@ export async function* readArtifact(
     }
   }
   if (at !== artifact.sizeBytes) throw lost(`${at} bytes read, ${artifact.sizeBytes} recorded at upload`);
-  if (verify && hash.digest('hex') !== artifact.sha256) throw lost('its SHA-256 differs from the one recorded at upload');
+  if (verify && hash.digest('hex') !== artifact.sha256)
+    throw lost('its SHA-256 differs from the one recorded at upload');
 }
 
 /** Lowercase hex SHA-256 and size of a file, read as a stream. */

@@ -230,11 +230,7 @@ export function heartbeat(ctx: CoordinatorContext, request: HeartbeatRequest): H
     const reported = workerStateFromProto(request.state);
     // A worker still running any shard is BUSY, whatever it says: no new shard starts beside one being stopped.
     const state: WorkerStateName =
-      reported === 'DRAINING'
-        ? 'DRAINING'
-        : assigned || active.length > 0 || reported === 'BUSY'
-          ? 'BUSY'
-          : 'IDLE';
+      reported === 'DRAINING' ? 'DRAINING' : assigned || active.length > 0 || reported === 'BUSY' ? 'BUSY' : 'IDLE';
     if (state === 'IDLE' && worker.state !== 'IDLE') effects.schedule = true;
     store.updateWorker(worker.workerId, {
       state,

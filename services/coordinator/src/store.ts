@@ -328,7 +328,11 @@ function storedExperimentDirs(artifactsDir: string): string[] {
  * SQLite's `quick_check` finds (or a file that is not a database), an empty or missing database beside stored
  * experiments, a schema this build did not write. Throws StoreIntegrityError naming the file.
  */
-function checkStore(db: Database.Database, file: string, options: { check: boolean; fresh: boolean; artifactsDir: string }) {
+function checkStore(
+  db: Database.Database,
+  file: string,
+  options: { check: boolean; fresh: boolean; artifactsDir: string }
+) {
   if (options.check) {
     let result: string[];
     try {
@@ -342,7 +346,10 @@ function checkStore(db: Database.Database, file: string, options: { check: boole
       throw new StoreIntegrityError(
         file,
         'damaged',
-        `${file} is damaged (SQLite quick_check: ${result.slice(0, 5).join('; ')}); ${RESTORE_HINT}`
+        `${file} is damaged (SQLite quick_check: ${result
+          .slice(0, 5)
+          .join('; ')
+          .replace(/\s*\n\s*/g, '; ')}); ${RESTORE_HINT}`
       );
     }
   }
@@ -841,9 +848,14 @@ export function openStore(dataDir: string, options: OpenStoreOptions = {}): Stor
   try {
     db = new Database(file, { readonly: options.readonly ?? false });
   } catch (error: unknown) {
-    throw new StoreIntegrityError(file, 'damaged', `${file} cannot be opened: ${toError(error).message}; ${RESTORE_HINT}`, {
-      cause: error,
-    });
+    throw new StoreIntegrityError(
+      file,
+      'damaged',
+      `${file} cannot be opened: ${toError(error).message}; ${RESTORE_HINT}`,
+      {
+        cause: error,
+      }
+    );
   }
   try {
     db.pragma('busy_timeout = 5000');

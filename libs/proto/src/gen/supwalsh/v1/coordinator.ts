@@ -366,7 +366,10 @@ export interface UploadArtifactHeader {
    * coordinator's own.
    */
   kind: ArtifactKind;
-  /** File name, 1–255 characters from [A-Za-z0-9._-]. */
+  /**
+   * File name, 1–255 characters from [A-Za-z0-9._-], optionally under one subdirectory of the same
+   * characters ("dir/file"; no "." or ".." part).
+   */
   name: string;
   /** IANA media type, e.g. "application/json" or "application/octet-stream". */
   mediaType: string;
