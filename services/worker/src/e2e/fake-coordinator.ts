@@ -146,6 +146,7 @@ export async function startFakeCoordinator(options: FakeCoordinatorOptions = {})
         leaseTtlMs: interval * 5,
         coordinatorInstanceId,
         abortRunIds: [],
+        abortShards: [],
       });
     },
     heartbeat(call: ServerUnaryCall<HeartbeatRequest, unknown>, callback: sendUnaryData<unknown>) {
