@@ -48,9 +48,10 @@ function seededRandom(seed: number): () => number {
   };
 }
 
+/** `pick` in [0, 1) chooses the target among the workers of running rings at that moment (all workers if none). */
 type Fault =
-  | { readonly atMs: number; readonly kind: 'kill'; readonly worker: string }
-  | { readonly atMs: number; readonly kind: 'pause'; readonly worker: string; readonly pauseMs: number }
+  | { readonly atMs: number; readonly kind: 'kill'; readonly pick: number }
+  | { readonly atMs: number; readonly kind: 'pause'; readonly pick: number; readonly pauseMs: number }
   | { readonly atMs: number; readonly kind: 'restart-coordinator' };
 
 /**
@@ -64,10 +65,10 @@ function faultSchedule(seed: number): Fault[] {
   const faults: Fault[] = [];
   for (let i = 0; i < 4; i += 1) {
     const atMs = 4000 + i * 7000;
-    const worker = pick(WORKERS);
+    const target = random();
     const kind = pick(['kill', 'pause', 'pause'] as const);
-    if (kind === 'kill') faults.push({ atMs, kind, worker });
-    else faults.push({ atMs, kind, worker, pauseMs: random() < 0.3 ? 500 : 3500 + Math.round(random() * 1500) });
+    if (kind === 'kill') faults.push({ atMs, kind, pick: target });
+    else faults.push({ atMs, kind, pick: target, pauseMs: random() < 0.3 ? 500 : 3500 + Math.round(random() * 1500) });
   }
   faults.push({ atMs: 4000 + Math.floor(random() * 3) * 7000 + 3500, kind: 'restart-coordinator' });
   return faults.sort((a, b) => a.atMs - b.atMs);
@@ -77,6 +78,8 @@ describe('chaos, with real processes on loopback', () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'supwalsh-chaos-'));
   const cacheDir = path.join(os.tmpdir(), 'supwalsh-faults-cache');
   const processes: TestProcess[] = [];
+  /** Every process of the test, for the dump on failure (processes is emptied by afterEach). */
+  const all: TestProcess[] = [];
 
   afterEach(async () => {
     await Promise.all(
@@ -100,7 +103,7 @@ describe('chaos, with real processes on loopback', () => {
       const log: string[] = [];
       onTestFailed(() => {
         process.stderr.write(`chaos seed ${seed}; what happened:\n${log.join('\n')}\n`);
-        for (const p of processes)
+        for (const p of all)
           process.stderr.write(`--- ${p.child.spawnargs.slice(1, 6).join(' ')}\n${p.log().slice(-3000)}\n`);
       });
 
@@ -110,6 +113,7 @@ describe('chaos, with real processes on loopback', () => {
       const startCoordinator = async () => {
         const p = await startCoordinatorProcess({ port, dataDir, extraArgs: coordinatorArgs });
         processes.push(p);
+        all.push(p);
         return p;
       };
       let coordinator = await startCoordinator();
@@ -117,6 +121,7 @@ describe('chaos, with real processes on loopback', () => {
       const startWorker = (id: string) => {
         const p = startWorkerProcess({ id, coordinator: address, dataDir, cacheDir });
         processes.push(p);
+        all.push(p);
         workers.set(id, p);
       };
       for (const id of WORKERS) startWorker(id);
@@ -125,6 +130,12 @@ describe('chaos, with real processes on loopback', () => {
       const client = createSupWalshClient({ address });
       try {
         const submitted = await client.submit(SPEC);
+        // The schedule's clock starts when the first ring runs (loading and start-up times vary with the load).
+        for (;;) {
+          const runs = (await client.get(submitted.id)).runs;
+          if (runs.some((r) => r.state === RunState.RUN_STATE_RUNNING)) break;
+          await new Promise((resolve) => setTimeout(resolve, 200));
+        }
         const started = Date.now();
         let hits = 0;
         let faultsDone = false;
@@ -145,19 +156,26 @@ describe('chaos, with real processes on loopback', () => {
               coordinator = await startCoordinator();
               continue;
             }
-            const target = workers.get(fault.worker);
+            const members = [
+              ...new Set(
+                current.runs.filter((r) => r.state === RunState.RUN_STATE_RUNNING).flatMap((r) => r.workerIds)
+              ),
+            ].sort();
+            const pool = members.length > 0 ? members : WORKERS;
+            const worker = pool[Math.floor(fault.pick * pool.length)] ?? WORKERS[0]!;
+            const target = workers.get(worker);
             if (!target) continue;
-            const rings = await ringHolding(fault.worker);
+            const rings = await ringHolding(worker);
             // Kills and pauses past the lease break the ring they hit (one restart each); short pauses break nothing.
             const breaks = fault.kind === 'kill' || fault.pauseMs > LEASE_MS;
             if (breaks) hits += rings.length;
             log.push(
-              `${Date.now() - started} ms: ${fault.kind} ${fault.worker}${fault.kind === 'pause' ? ` ${fault.pauseMs} ms` : ''}` +
+              `${Date.now() - started} ms: ${fault.kind} ${worker}${fault.kind === 'pause' ? ` ${fault.pauseMs} ms` : ''}` +
                 ` (rings: ${rings.map((r) => `${r.id}@${r.generation}`).join(', ') || 'none'})`
             );
             if (fault.kind === 'kill') {
               await target.kill();
-              startWorker(fault.worker); // a replacement process: a new instance under the same id
+              startWorker(worker); // a replacement process: a new instance under the same id
             } else {
               target.child.kill('SIGSTOP');
               await new Promise((resolve) => setTimeout(resolve, fault.pauseMs));
