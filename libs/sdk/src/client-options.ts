@@ -42,6 +42,14 @@ export interface DeadlineOptions {
    */
   watchIdleMs?: number;
   /**
+   * The longest coordinator outage a `watch` rides out: while the coordinator is unreachable (restarting, being
+   * rescheduled) the watch keeps reconnecting with backoff (`retry`, capped at `retry.maxBackoffMs`) and resumes
+   * from the last event it yielded; only when it has received nothing for this long does it give up, with an error
+   * whose `lastSequence` says where to resume. Replaces `retry.maxAttempts` for watches.
+   * @default 120000 (2 minutes)
+   */
+  watchOutageMs?: number;
+  /**
    * A `downloadArtifact` stream that delivers no chunk for this long is cancelled and resumed from the byte
    * offset reached. 0 means no idle deadline.
    * @default 60000
@@ -147,6 +155,7 @@ export const DEFAULT_DEADLINES: Readonly<Required<DeadlineOptions>> = Object.fre
   unaryMs: 10_000,
   submitMs: 30_000,
   watchIdleMs: 0,
+  watchOutageMs: 120_000,
   downloadIdleMs: 60_000,
 });
 
@@ -189,7 +198,7 @@ export function resolveClientOptions(
   for (const key of ['unaryMs', 'submitMs'] as const) {
     check(Number.isFinite(deadlines[key]) && deadlines[key] > 0, `deadlines.${key}`, 'a number > 0', deadlines[key]);
   }
-  for (const key of ['watchIdleMs', 'downloadIdleMs'] as const) {
+  for (const key of ['watchIdleMs', 'watchOutageMs', 'downloadIdleMs'] as const) {
     check(Number.isFinite(deadlines[key]) && deadlines[key] >= 0, `deadlines.${key}`, 'a number ≥ 0', deadlines[key]);
   }
   const retry = { ...DEFAULT_RETRY, ...definedOnly(options.retry) };

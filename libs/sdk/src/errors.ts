@@ -12,6 +12,11 @@ export class SupWalshError extends Error {
   readonly details: string;
   /** Trailing metadata of the failed call; empty for errors raised by the SDK itself. */
   readonly metadata: Metadata;
+  /**
+   * On an error a `watch` ended with: the sequence of the last event it yielded (0: none), so that
+   * `watch(id, { afterSequence: error.lastSequence })` resumes exactly after it. Undefined on other errors.
+   */
+  lastSequence: number | undefined;
 
   constructor(code: status, details: string, options: { cause?: unknown; metadata?: Metadata } = {}) {
     super(

@@ -512,6 +512,10 @@ export interface FakeCoordinatorServer {
   fake: FakeCoordinator;
   /** `127.0.0.1:<port>`. */
   address: string;
+  /** Stops serving at once, as a killed coordinator: open calls fail UNAVAILABLE, new ones cannot connect. */
+  kill(): void;
+  /** Serves the same fake (its experiments and events kept) on the same port again, as a restarted coordinator. */
+  restart(): Promise<void>;
   /** Stops the server: gracefully within 2 s, then by force. */
   shutdown(): Promise<void>;
 }
@@ -521,14 +525,22 @@ export async function startFakeCoordinator(
   fake = new FakeCoordinator(),
   credentials: ServerCredentials = ServerCredentials.createInsecure()
 ): Promise<FakeCoordinatorServer> {
-  const server = new Server();
-  server.addService(CoordinatorService, fake.impl);
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', credentials, (error, p) => (error ? reject(error) : resolve(p)))
-  );
+  const serve = async (address: string) => {
+    const server = new Server();
+    server.addService(CoordinatorService, fake.impl);
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync(address, credentials, (error, p) => (error ? reject(error) : resolve(p)))
+    );
+    return { server, port };
+  };
+  let { server, port } = await serve('127.0.0.1:0');
   return {
     fake,
     address: `127.0.0.1:${port}`,
+    kill: () => server.forceShutdown(),
+    restart: async () => {
+      ({ server, port } = await serve(`127.0.0.1:${port}`));
+    },
     shutdown: () => shutdownServer(server, 2_000),
   };
 }

@@ -21,13 +21,19 @@ export function streamIdleError(what: string, idleMs: number): DeadlineExceededE
 /**
  * Whether another attempt may help. Calls: UNAVAILABLE, RESOURCE_EXHAUSTED (except grpc-js's own message-size
  * limit, which no retry changes) and ABORTED. Streams, which resume instead of re-sending, also after their idle
- * deadline and after a broken HTTP/2 stream (INTERNAL `RST_STREAM`).
+ * deadline, a broken HTTP/2 stream (INTERNAL `RST_STREAM`) and a cancellation by the server (CANCELLED).
  */
 export function isRetryable(error: SupWalshError, kind: 'call' | 'stream'): boolean {
   if (error.code === status.RESOURCE_EXHAUSTED && /larger than max/i.test(error.details)) return false;
   if (RETRYABLE_CODES.has(error.code)) return true;
   if (kind === 'call') return false;
-  return idleErrors.has(error) || (error.code === status.INTERNAL && /RST_STREAM/.test(error.details));
+  // CANCELLED reaches a stream's retry only when the server or the transport cancelled it (a coordinator shutting
+  // down by force): the SDK's own cancellations (idle deadline, the caller's signal, a consumer leaving) never get here.
+  return (
+    idleErrors.has(error) ||
+    error.code === status.CANCELLED ||
+    (error.code === status.INTERNAL && /RST_STREAM/.test(error.details))
+  );
 }
 
 /**
@@ -60,9 +66,15 @@ export function abortedError(signal: AbortSignal, what = 'call'): CancelledError
   return new CancelledError(`${what} cancelled by the caller's AbortSignal`, { cause: signal.reason });
 }
 
-/** Counts the failed attempts of one operation and waits between them. */
+/**
+ * Counts the failed attempts of one operation and waits between them. With `budgetMs` the limit is time, not
+ * attempts: retryable failures are retried (the waits capped at `maxBackoffMs`) until `budgetMs` has passed since
+ * the first failure after the last progress — how a watch rides out a coordinator restart.
+ */
 export class Backoff {
   #failures = 0;
+  /** performance.now() of the first failure since the start or the last reset. */
+  #since = 0;
 
   constructor(
     private readonly policy: Required<RetryOptions>,
@@ -70,7 +82,8 @@ export class Backoff {
     private readonly operation: string,
     private readonly kind: 'call' | 'stream',
     private readonly logger: SupWalshLogger | undefined,
-    private readonly signal?: AbortSignal
+    private readonly signal?: AbortSignal,
+    private readonly budgetMs?: number
   ) {}
 
   /** Attempts failed since the start or the last {@link reset}. */
@@ -89,18 +102,27 @@ export class Backoff {
    */
   async failed(error: SupWalshError): Promise<void> {
     this.#failures += 1;
-    if (!isRetryable(error, this.kind) || this.#failures >= this.policy.maxAttempts) {
+    const now = performance.now();
+    if (this.#failures === 1) this.#since = now;
+    const delayMs = Math.round(backoffDelayMs(this.policy, this.#failures));
+    const spent =
+      this.budgetMs === undefined
+        ? this.#failures >= this.policy.maxAttempts
+        : now - this.#since + delayMs > this.budgetMs;
+    if (!isRetryable(error, this.kind) || spent) {
       if (this.#failures > 1) {
-        this.logger?.warn(`${this.operation} failed after ${this.#failures} attempts`, { code: status[error.code] });
+        this.logger?.warn(`${this.operation} failed after ${this.#failures} attempts`, {
+          code: status[error.code],
+          seconds: Math.round((now - this.#since) / 1000),
+        });
       }
       throw error;
     }
-    const delayMs = Math.round(backoffDelayMs(this.policy, this.#failures));
     this.logger?.warn(`${this.operation} failed with ${status[error.code]}; retrying in ${delayMs} ms`, {
       code: status[error.code],
       details: error.details,
       attempt: this.#failures + 1,
-      maxAttempts: this.policy.maxAttempts,
+      ...(this.budgetMs === undefined ? { maxAttempts: this.policy.maxAttempts } : { budgetMs: this.budgetMs }),
       delayMs,
     });
     await sleep(delayMs, this.signal);

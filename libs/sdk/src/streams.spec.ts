@@ -13,7 +13,7 @@ import {
   type WatchExperimentRequest,
 } from '@supwalsh/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ArtifactIntegrityError, CancelledError, NotFoundError } from './errors.js';
+import { ArtifactIntegrityError, CancelledError, NotFoundError, UnavailableError } from './errors.js';
 import type { FakeCoordinator } from './fake-coordinator.js';
 import { closeAfterEach, collect, connect, until } from './test-setup.js';
 
@@ -132,6 +132,60 @@ describe('SupWalshClient.watch', () => {
     expect(seen).toEqual([1, 2, 3]);
     expect(watchRequests(fake).map((r) => r.afterSequence)).toEqual([0, 2]);
     expect(fake.cancelledStreams).toBe(1);
+  });
+
+  it('rides out a coordinator that is down for several seconds and resumes from the last event', async () => {
+    // Issue item 10: watch died ≈1.5 s into a coordinator restart (maxAttempts), long before it came back.
+    const { fake, client, server } = await connect({ retry: { maxBackoffMs: 500 } });
+    const { id } = fake.addExperiment(SPEC);
+    const seen: number[] = [];
+    const watching = (async () => {
+      for await (const event of client.watch(id)) {
+        seen.push(event.sequence);
+        if (event.payload?.$case === 'experimentStateChanged' && event.payload.value.state !== 1) break;
+      }
+    })();
+    fake.addEvent(id, '', {
+      $case: 'log',
+      value: { level: LogLevel.LOG_LEVEL_INFO, message: 'a', code: '', workerId: '' },
+    });
+    await until(() => seen.length === 2);
+    server.kill();
+    await new Promise((resolve) => setTimeout(resolve, 4_000)); // far past 5 attempts of FAST_RETRY (≈0.3 s)
+    // Meanwhile the (restarted) coordinator stored more events: the watch gets them once, in order.
+    fake.addEvent(id, '', {
+      $case: 'log',
+      value: { level: LogLevel.LOG_LEVEL_INFO, message: 'b', code: '', workerId: '' },
+    });
+    fake.addEvent(id, '', {
+      $case: 'experimentStateChanged',
+      value: { state: ExperimentState.EXPERIMENT_STATE_SUCCEEDED, previousState: 1, message: '' },
+    });
+    await server.restart();
+    await watching;
+    expect(seen).toEqual([1, 2, 3, 4]);
+    expect(watchRequests(fake).at(-1)?.afterSequence).toBe(2);
+  }, 20_000);
+
+  it('gives up after watchOutageMs with an error carrying the last sequence', async () => {
+    const { fake, client, server } = await connect({ deadlines: { watchOutageMs: 1_000 } });
+    const id = experimentWithEvents(fake, 2, false); // events 1..3, then quiet
+    const seen: number[] = [];
+    const started = performance.now();
+    const failure = (async () => {
+      for await (const event of client.watch(id)) {
+        seen.push(event.sequence);
+        if (seen.length === 3) server.kill();
+      }
+    })().then(
+      () => undefined,
+      (error: unknown) => error
+    );
+    const error = (await failure) as UnavailableError;
+    expect(error).toBeInstanceOf(UnavailableError);
+    expect(error.lastSequence).toBe(3);
+    expect(seen).toEqual([1, 2, 3]);
+    expect(performance.now() - started).toBeGreaterThan(900);
   });
 
   it('does not retry NOT_FOUND', async () => {

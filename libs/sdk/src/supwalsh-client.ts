@@ -163,6 +163,9 @@ export class SupWalshClient {
     this.#logger = options.logger;
     this.#client = new CoordinatorClient(this.address, this.#options.credentials, {
       'grpc.primary_user_agent': USER_AGENT,
+      // grpc-js backs its reconnection off to 120 s; a watch riding out a coordinator restart (watchOutageMs) would
+      // then see the coordinator back only long after it is.
+      'grpc.max_reconnect_backoff_ms': 5_000,
       ...options.channelOptions,
       interceptors: [createTracingClientInterceptor(), ...(options.channelOptions?.interceptors ?? [])],
     });
@@ -260,16 +263,31 @@ export class SupWalshClient {
         return this.#client.watchExperiment(request, metadata, {});
       },
       idleMs: this.#options.deadlines.watchIdleMs,
-      backoff: new Backoff(this.#options.retry, operation, 'stream', this.#logger, options.signal),
+      // Rides out a coordinator restart: retried for up to watchOutageMs without an event, not maxAttempts.
+      backoff: new Backoff(
+        this.#options.retry,
+        operation,
+        'stream',
+        this.#logger,
+        options.signal,
+        this.#options.deadlines.watchOutageMs
+      ),
       toError: toSupWalshError,
       logger: this.#logger,
       signal: options.signal,
     });
-    for await (const { event } of stream) {
-      // A resumed stream starts after the last event yielded; skipping anything older is only a safeguard.
-      if (event === undefined || event.sequence <= lastSequence) continue;
-      lastSequence = event.sequence;
-      yield event;
+    try {
+      for await (const { event } of stream) {
+        // A resumed stream starts after the last event yielded; skipping anything older is only a safeguard.
+        if (event === undefined || event.sequence <= lastSequence) continue;
+        lastSequence = event.sequence;
+        yield event;
+      }
+    } catch (error: unknown) {
+      // Where to resume: `watch(id, { afterSequence: error.lastSequence })` continues exactly after it.
+      const failure = toSupWalshError(error);
+      failure.lastSequence = lastSequence;
+      throw failure;
     }
   }
 

@@ -23,7 +23,7 @@ export function closeAfterEach(): void {
 export async function connect(
   options: SupWalshClientOptions = {},
   serverCredentials?: ServerCredentials
-): Promise<{ fake: FakeCoordinator; client: SupWalshClient; address: string }> {
+): Promise<{ fake: FakeCoordinator; client: SupWalshClient; address: string; server: FakeCoordinatorServer }> {
   const server = await startFakeCoordinator(undefined, serverCredentials);
   servers.push(server);
   const client = new SupWalshClient({
@@ -32,7 +32,7 @@ export async function connect(
     retry: { ...FAST_RETRY, ...options.retry },
   });
   clients.push(client);
-  return { fake: server.fake, client, address: server.address };
+  return { fake: server.fake, client, address: server.address, server };
 }
 
 /** Resolves once `condition` holds (polling every 5 ms), or rejects after `timeoutMs`. */

@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, renameSync } from 'node:fs';
-import { mkdir, open, readFile, rm, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import {
   ArtifactKind,
@@ -12,6 +12,7 @@ import {
 import { runResultFromJson } from '@supwalsh/wire';
 import { newEffects, type CoordinatorContext } from './context.js';
 import {
+  DataLossError,
   InvalidArgumentError,
   NotFoundError,
   StaleGenerationError,
@@ -50,7 +51,7 @@ const WORKER_KINDS: ReadonlySet<ArtifactKind> = new Set(RUN_KIND_DIRS.keys());
 
 /**
  * Checks an artifact name: 1–255 characters, one file name from [A-Za-z0-9._-] optionally under one subdirectory
- * of the same characters (`model.json`, `shards/part-1.bin`); never absolute, never `.` or `..`, no other
+ * of the same characters (`model.json`, `shards/part-1.bin`); never absolute, never `.` or `..` as a part, no other
  * separator. Throws InvalidArgumentError naming `field`.
  */
 export function validateArtifactName(name: string, field = 'name'): void {
@@ -58,8 +59,11 @@ export function validateArtifactName(name: string, field = 'name'): void {
     throw new InvalidArgumentError(field, `${field} ${why}, got ${JSON.stringify(name)}`);
   };
   if (name.length < 1 || name.length > 255) fail('must be 1–255 characters');
-  if (name === '.' || name === '..' || !NAME_SEGMENT.test(name)) {
-    fail('must be a plain file name from [A-Za-z0-9._-] (no directories, not "." or "..")');
+  const parts = name.split('/');
+  if (parts.length > 2 || parts.some((part) => part === '.' || part === '..' || !NAME_SEGMENT.test(part))) {
+    fail(
+      'must be a file name from [A-Za-z0-9._-], optionally under one subdirectory of the same characters ("dir/file"; not "." or "..")'
+    );
   }
 }
 
@@ -80,6 +84,69 @@ export function artifactAbsolutePath(artifactsDir: string, relativePath: string)
     throw new InvalidArgumentError('name', `artifact path ${JSON.stringify(relativePath)} leaves the artifact store`);
   }
   return absolute;
+}
+
+/** A piece of an artifact's content as GetArtifact sends it. */
+export interface ArtifactPiece {
+  /** Offset of `data` in the artifact. */
+  readonly offset: number;
+  readonly data: Buffer;
+}
+
+/**
+ * Reads a stored artifact from `offset` in pieces of at most `chunkBytes`, proving it against the size and SHA-256
+ * recorded at upload: a file of another size fails before anything is sent, and content that hashes differently
+ * fails after the last piece (the whole file is hashed, the part before `offset` too, so a resumed download is
+ * proved as well). Failures: NotFoundError (the file is missing) and DataLossError; neither message holds a server
+ * path. The caller must send nothing as final (no OK) until the generator has returned.
+ */
+export async function* readArtifact(
+  artifactsDir: string,
+  artifact: ArtifactRecord,
+  offset: number,
+  chunkBytes: number
+): AsyncGenerator<ArtifactPiece> {
+  const file = artifactAbsolutePath(artifactsDir, artifact.path);
+  let size: number;
+  try {
+    size = (await stat(file)).size;
+  } catch (error: unknown) {
+    const code = (error as { code?: unknown } | null)?.code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      throw new NotFoundError('artifact', artifact.id, 'its file is missing from the artifact store');
+    }
+    throw new Error(`artifact ${artifact.id}: its file cannot be read (${String(code ?? 'error')})`, { cause: error });
+  }
+  const lost = (what: string) =>
+    new DataLossError(
+      artifact.id,
+      `artifact ${artifact.id} (${artifact.name}) is damaged in the artifact store: ${what}; it must be produced again`
+    );
+  if (size !== artifact.sizeBytes) throw lost(`${size} bytes on disk, ${artifact.sizeBytes} recorded at upload`);
+  const verify = /^[0-9a-f]{64}$/.test(artifact.sha256);
+  const hash = createHash('sha256');
+  let at = 0;
+  if (size > 0) {
+    const stream = createReadStream(file, { highWaterMark: Math.max(chunkBytes, 64 * 1024) });
+    try {
+      for await (const chunk of stream) {
+        const data = chunk as Buffer;
+        if (verify) hash.update(data);
+        const end = at + data.byteLength;
+        // Only what lies at or after `offset` is sent, in pieces of at most chunkBytes.
+        for (let from = Math.max(offset, at); from < end; from += chunkBytes) {
+          const to = Math.min(from + chunkBytes, end);
+          yield { offset: from, data: data.subarray(from - at, to - at) };
+        }
+        at = end;
+      }
+    } finally {
+      stream.destroy();
+    }
+  }
+  if (at !== artifact.sizeBytes) throw lost(`${at} bytes read, ${artifact.sizeBytes} recorded at upload`);
+  if (verify && hash.digest('hex') !== artifact.sha256)
+    throw lost('its SHA-256 differs from the one recorded at upload');
 }
 
 /** Lowercase hex SHA-256 and size of a file, read as a stream. */

@@ -1,5 +1,3 @@
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import type {
   handleClientStreamingCall,
   handleServerStreamingCall,
@@ -20,12 +18,7 @@ import {
 } from '@supwalsh/proto';
 import { getTracer, withSpan } from '@supwalsh/telemetry';
 import { checkSpecLimits } from '@supwalsh/wire';
-import {
-  artifactAbsolutePath,
-  DEFAULT_DOWNLOAD_CHUNK_BYTES,
-  MAX_DOWNLOAD_CHUNK_BYTES,
-  uploadArtifact,
-} from './artifacts.js';
+import { DEFAULT_DOWNLOAD_CHUNK_BYTES, MAX_DOWNLOAD_CHUNK_BYTES, readArtifact, uploadArtifact } from './artifacts.js';
 import type { CoordinatorContext } from './context.js';
 import {
   DrainingError,
@@ -260,37 +253,17 @@ export function createCoordinatorService(ctx: CoordinatorContext, state: Service
           `offset must be from 0 to the artifact's size ${artifact.sizeBytes}, got ${request.offset}`
         );
       }
-      const file = artifactAbsolutePath(ctx.artifactsDir, artifact.path);
-      try {
-        await stat(file);
-      } catch (error: unknown) {
-        throw new NotFoundError('artifact', artifact.id, `its file is gone (${toError(error).message})`);
-      }
       const chunkBytes = request.chunkBytes || DEFAULT_DOWNLOAD_CHUNK_BYTES;
       const info = artifactToProto(artifact);
       let offset = request.offset;
       let first = true;
-      if (offset < artifact.sizeBytes) {
-        const stream = createReadStream(file, {
-          start: offset,
-          end: artifact.sizeBytes - 1,
-          highWaterMark: chunkBytes,
-        });
-        try {
-          for await (const chunk of stream) {
-            if (gone) return;
-            const data = chunk as Buffer;
-            for (let at = 0; at < data.byteLength; at += chunkBytes) {
-              const piece = data.subarray(at, Math.min(at + chunkBytes, data.byteLength));
-              const message: GetArtifactResponse = { info: first ? info : undefined, offset, data: piece };
-              first = false;
-              offset += piece.byteLength;
-              if (!call.write(message)) await writable(call);
-            }
-          }
-        } finally {
-          stream.destroy();
-        }
+      // readArtifact proves the file against its recorded size and SHA-256: a damaged one ends in DATA_LOSS, never OK.
+      for await (const piece of readArtifact(ctx.artifactsDir, artifact, request.offset, chunkBytes)) {
+        if (gone) return;
+        const message: GetArtifactResponse = { info: first ? info : undefined, offset: piece.offset, data: piece.data };
+        first = false;
+        offset = piece.offset + piece.data.byteLength;
+        if (!call.write(message)) await writable(call);
       }
       if (first) call.write({ info, offset, data: new Uint8Array(0) });
       call.end();

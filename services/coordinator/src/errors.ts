@@ -119,6 +119,43 @@ export class StorageFullError extends CoordinatorError {
   }
 }
 
+/**
+ * Thrown when a stored artifact's file no longer matches the size and SHA-256 recorded at upload (truncated,
+ * overwritten, rotted): GetArtifact ends its stream with DATA_LOSS rather than OK. The message names the artifact,
+ * never a server path.
+ */
+export class DataLossError extends CoordinatorError {
+  override readonly name = 'DataLossError';
+  constructor(
+    readonly artifactId: string,
+    message: string
+  ) {
+    super(message);
+  }
+}
+
+/** What is wrong with a store the coordinator refuses to open (see {@link StoreIntegrityError}). */
+export type StoreProblem = 'damaged' | 'empty-beside-artifacts' | 'unknown-schema' | 'newer-schema';
+
+/**
+ * Thrown by `openStore` when the database cannot be trusted: SQLite's `quick_check` finds damage (or the file is
+ * not a database at all), it is empty or missing while the artifacts directory holds experiments (their records
+ * are gone), or its schema is not one this coordinator wrote. The coordinator refuses to start (exit 2); the
+ * message names the file and what to do (restore a backup: deploy/README.md).
+ */
+export class StoreIntegrityError extends CoordinatorError {
+  override readonly name = 'StoreIntegrityError';
+  constructor(
+    /** The database file. */
+    readonly file: string,
+    readonly problem: StoreProblem,
+    message: string,
+    options?: { cause?: unknown }
+  ) {
+    super(message, options);
+  }
+}
+
 /** Thrown for every request once the coordinator has started shutting down. */
 export class DrainingError extends CoordinatorError {
   override readonly name = 'DrainingError';
@@ -140,7 +177,8 @@ export function isServiceError(value: unknown): value is Error & { code: status;
 /**
  * The one place where coordinator errors become gRPC statuses (STYLE.md, Errors): validation →
  * INVALID_ARGUMENT, unknown id → NOT_FOUND, wrong state or stale generation → FAILED_PRECONDITION, full queue or
- * disk → RESOURCE_EXHAUSTED, draining → UNAVAILABLE, a reused request_id → ALREADY_EXISTS, anything else →
+ * disk → RESOURCE_EXHAUSTED, draining → UNAVAILABLE, a reused request_id → ALREADY_EXISTS, an artifact whose
+ * file no longer matches its checksum → DATA_LOSS, anything else →
  * INTERNAL (with its message, for the operator's logs).
  */
 export function toServiceError(error: unknown): ServerErrorResponse {
@@ -153,6 +191,7 @@ export function toServiceError(error: unknown): ServerErrorResponse {
     code = status.RESOURCE_EXHAUSTED;
   } else if (e instanceof DrainingError) code = status.UNAVAILABLE;
   else if (e instanceof RequestConflictError) code = status.ALREADY_EXISTS;
+  else if (e instanceof DataLossError) code = status.DATA_LOSS;
   else code = status.INTERNAL;
   const details = code === status.INTERNAL ? `internal error: ${e.message}` : e.message;
   return { name: e.name, message: details, code, details, metadata: new Metadata() };

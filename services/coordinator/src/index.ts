@@ -57,8 +57,11 @@ export {
   LimitExceededError,
   NotFoundError,
   QueueFullError,
+  DataLossError,
   RequestConflictError,
   StaleGenerationError,
+  StoreIntegrityError,
+  type StoreProblem,
   StorageFullError,
   toServiceError,
   WrongStateError,
@@ -79,6 +82,14 @@ export { MAX_REPORTS_PER_CALL, RUN_RESULT_NAME } from './progress.js';
 export { addReflection, DEFAULT_PROTO_DIR } from './reflection.js';
 export { createWorkerClient, DEFAULT_COLLECTIVE_OPTIONS, type WorkerClientFactory } from './scheduler.js';
 export { SCHEMA_VERSION } from './schema.js';
+export {
+  BACKUP_USAGE,
+  backupCommand,
+  backupStore,
+  type BackupIo,
+  type BackupOptions,
+  type BackupSummary,
+} from './backup.js';
 export {
   createCoordinatorServer,
   MAX_RECEIVE_MESSAGE_BYTES,

@@ -6,7 +6,7 @@ import { SecurityError } from '@supwalsh/security';
 import { TelemetryConfigError } from '@supwalsh/telemetry';
 import { startTelemetry } from '@supwalsh/telemetry/node';
 import { COORDINATOR_USAGE, parseCoordinatorConfig, readCoordinatorSecurity } from './coordinator-options.js';
-import { ConfigError, toError } from './errors.js';
+import { ConfigError, StoreIntegrityError, toError } from './errors.js';
 import { createConsoleLogger } from './logger.js';
 import { createCoordinatorServer } from './server.js';
 import { openStore } from './store.js';
@@ -41,7 +41,16 @@ async function main(): Promise<number> {
     process.stderr.write(`${error.message}\n`);
     return 2;
   }
-  const store = openStore(config.dataDir);
+  let store;
+  try {
+    store = openStore(config.dataDir, { artifactsDir: config.artifactsDir });
+  } catch (error: unknown) {
+    if (!(error instanceof StoreIntegrityError)) throw error;
+    // A store that cannot be trusted is not served: exit 2 with the file and what to do (deploy/README.md).
+    process.stderr.write(`coordinator: refusing to start: ${error.message}\n`);
+    await telemetry.shutdown().catch(() => undefined);
+    return 2;
+  }
   const server = await createCoordinatorServer({
     store,
     dataDir: config.dataDir,

@@ -2,6 +2,7 @@ import {
   Backend,
   ShardState,
   WorkerInfo,
+  type AbortShardRequest,
   type DeregisterWorkerRequest,
   type HeartbeatRequest,
   type HeartbeatResponse,
@@ -15,7 +16,7 @@ import { InvalidArgumentError, NotFoundError, WrongStateError } from './errors.j
 import { newLeaseId } from './ids.js';
 import { workerLeft } from './lifecycle.js';
 import { workerToProto } from './proto-mapping.js';
-import { workerStateFromProto, type WorkerStateName } from './states.js';
+import { isActiveRunState, workerStateFromProto, type WorkerStateName } from './states.js';
 import type { WorkerRecord } from './store.js';
 
 /** Software version of this coordinator; workers must share its major (and, below 1.0, its minor) version. */
@@ -41,6 +42,22 @@ function requireWorkerId(field: string, workerId: string): void {
       `${field} must be 1–128 characters from [A-Za-z0-9._-], got ${JSON.stringify(workerId)}`
     );
   }
+}
+
+/**
+ * Splits the shards a worker must abort into the two lists of its answer (PROTOCOL.md step 8): every one by run and
+ * generation (`abort_shards`), and the runs none of whose shards on the worker may go on (`abort_run_ids`, for
+ * workers that only read run ids — they abort every generation of a run listed there).
+ */
+export function abortLists(
+  active: readonly ShardStatus[],
+  unwanted: readonly ShardStatus[],
+  reason: string
+): { abortRunIds: string[]; abortShards: AbortShardRequest[] } {
+  const abortShards = unwanted.map((s) => ({ runId: s.runId, generation: s.generation, reason }));
+  const kept = new Set(active.filter((s) => !unwanted.includes(s)).map((s) => s.runId));
+  const abortRunIds = [...new Set(unwanted.map((s) => s.runId))].filter((runId) => !kept.has(runId));
+  return { abortRunIds, abortShards };
 }
 
 /** Whether a worker of version `version` may join this coordinator (same major; same minor below 1.0). */
@@ -107,7 +124,7 @@ export function registerWorker(ctx: CoordinatorContext, request: RegisterWorkerR
   const { store } = ctx;
   const effects = newEffects();
   const leaseId = newLeaseId();
-  const abortRunIds = store.transaction(() => {
+  const aborts = store.transaction(() => {
     const now = ctx.clock();
     const existing = store.getWorker(info.workerId);
     let keepRunId: string | null = null;
@@ -136,7 +153,13 @@ export function registerWorker(ctx: CoordinatorContext, request: RegisterWorkerR
       }
     }
     const draining = workerStateFromProto(info.state) === 'DRAINING';
-    const state: WorkerStateName = draining ? 'DRAINING' : keepRunId ? 'BUSY' : 'IDLE';
+    const active = info.shards.filter(isActiveShard);
+    const unwanted = active.filter((s) => !(s.runId === keepRunId && s.generation === keepGeneration));
+    // A worker that comes back still running a shard it must abort (paused past its lease, say) stays BUSY and
+    // assigned to that run until a heartbeat shows the shard stopped: the run's next generation must not start
+    // on it meanwhile, and while it was the broken ring's rank 0 the run waits for its last reports (step 11).
+    const stopping = unwanted[0]?.runId ?? null;
+    const state: WorkerStateName = draining ? 'DRAINING' : keepRunId || stopping ? 'BUSY' : 'IDLE';
     store.putWorker({
       workerId: info.workerId,
       instanceId: info.instanceId,
@@ -144,19 +167,12 @@ export function registerWorker(ctx: CoordinatorContext, request: RegisterWorkerR
       address: info.address,
       info: WorkerInfo.fromPartial({ ...info, registerTime: undefined, lastHeartbeatTime: undefined }),
       state,
-      assignedRunId: keepRunId,
+      assignedRunId: keepRunId ?? stopping,
       registerTime: now,
       lastHeartbeat: now,
     });
     effects.schedule = true;
-    return [
-      ...new Set(
-        info.shards
-          .filter(isActiveShard)
-          .filter((s) => !(s.runId === keepRunId && s.generation === keepGeneration))
-          .map((s) => s.runId)
-      ),
-    ];
+    return abortLists(active, unwanted, 'the run has ended or moved on to another generation');
   });
   ctx.apply(effects);
   ctx.logger.info('worker registered', { workerId: info.workerId, address: info.address, instanceId: info.instanceId });
@@ -165,7 +181,7 @@ export function registerWorker(ctx: CoordinatorContext, request: RegisterWorkerR
     heartbeatIntervalMs: ctx.settings.heartbeatIntervalMs,
     leaseTtlMs: ctx.settings.leaseTtlMs,
     coordinatorInstanceId: ctx.instanceId,
-    abortRunIds,
+    ...aborts,
   };
 }
 
@@ -191,20 +207,20 @@ export function heartbeat(ctx: CoordinatorContext, request: HeartbeatRequest): H
   if (!request.leaseId) throw new InvalidArgumentError('lease_id', 'lease_id is required');
   const { store } = ctx;
   const effects = newEffects();
-  const abortRunIds = store.transaction(() => {
+  const aborts = store.transaction(() => {
     const worker = requireLease(ctx, request.workerId, request.leaseId);
     const active = request.shards.filter(isActiveShard);
-    const aborts = new Set<string>();
-    for (const shard of active) {
+    // Step 8, by generation: a stale shard is aborted, a newer generation of the same run on this worker goes on.
+    const unwanted = active.filter((shard) => {
       const run = store.getRun(shard.runId);
-      const wanted =
+      return !(
         run !== undefined &&
         run.state === 'RUNNING' &&
         run.generation === shard.generation &&
         run.workerIds[shard.rank] === worker.workerId &&
-        worker.assignedRunId === run.id;
-      if (!wanted) aborts.add(shard.runId);
-    }
+        worker.assignedRunId === run.id
+      );
+    });
     let assigned = worker.assignedRunId;
     if (assigned) {
       const run = store.getRun(assigned);
@@ -212,8 +228,9 @@ export function heartbeat(ctx: CoordinatorContext, request: HeartbeatRequest): H
       if (!member && !active.some((s) => s.runId === assigned)) assigned = null;
     }
     const reported = workerStateFromProto(request.state);
+    // A worker still running any shard is BUSY, whatever it says: no new shard starts beside one being stopped.
     const state: WorkerStateName =
-      reported === 'DRAINING' ? 'DRAINING' : assigned ? 'BUSY' : reported === 'BUSY' ? 'BUSY' : 'IDLE';
+      reported === 'DRAINING' ? 'DRAINING' : assigned || active.length > 0 || reported === 'BUSY' ? 'BUSY' : 'IDLE';
     if (state === 'IDLE' && worker.state !== 'IDLE') effects.schedule = true;
     store.updateWorker(worker.workerId, {
       state,
@@ -221,13 +238,13 @@ export function heartbeat(ctx: CoordinatorContext, request: HeartbeatRequest): H
       lastHeartbeat: ctx.clock(),
       info: WorkerInfo.fromPartial({ ...worker.info, state: request.state, shards: request.shards }),
     });
-    return [...aborts];
+    return abortLists(active, unwanted, 'the run has ended or moved on to another generation');
   });
   ctx.apply(effects);
   return {
     heartbeatIntervalMs: ctx.settings.heartbeatIntervalMs,
     leaseTtlMs: ctx.settings.leaseTtlMs,
-    abortRunIds,
+    ...aborts,
   };
 }
 
@@ -280,6 +297,16 @@ export function expireLeases(ctx: CoordinatorContext): void {
     for (const worker of store.listWorkers(['LOST'])) {
       if (now - worker.lastHeartbeat > settings.forgetLostWorkersAfterMs && !worker.assignedRunId) {
         store.deleteWorker(worker.workerId);
+        continue;
+      }
+      // A LOST worker's shards as last reported are kept only while their run is still at that generation and
+      // active: once the run moves on (re-formed, ended) ListWorkers must not show them as still running.
+      const shards = worker.info.shards.filter((s) => {
+        const run = store.getRun(s.runId);
+        return run !== undefined && isActiveRunState(run.state) && run.generation === s.generation;
+      });
+      if (shards.length !== worker.info.shards.length) {
+        store.updateWorker(worker.workerId, { info: WorkerInfo.fromPartial({ ...worker.info, shards }) });
       }
     }
   });

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { status } from '@grpc/grpc-js';
 import {
@@ -399,6 +399,95 @@ describe('scheduling runs on workers', () => {
     }
   });
 
+  it('re-forms the run of a paused worker that comes back only once its old shard has stopped, aborting by generation', async () => {
+    // Issue item 9: the only worker of a one-worker run is paused past its lease (SIGSTOP) while no other worker
+    // is free, then resumes (SIGCONT) still running generation 1.
+    const c = await setUp({ leaseTtlMs: 600, heartbeatIntervalMs: 200 });
+    const a = await addWorker(c, 'worker-a');
+    const experiment = await submit(c, minimalSpec({ workers: { minWorkers: 1 } }));
+    const first = await waitFor(() => a.starts[0]);
+    const runId = first.runId;
+    const shard = (generation: number, state = ShardState.SHARD_STATE_RUNNING) =>
+      ShardStatus.fromPartial({ runId, generation, rank: 0, state });
+    let running: ShardStatus[] = [shard(1)];
+    let stop = keepAlive(a, () => running);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    stop(); // paused: no heartbeat past the lease
+    await waitFor(async () => {
+      const run = (await getExperiment(c, experiment.id)).runs[0];
+      return run?.state === RunState.RUN_STATE_REFORMING ? run : undefined;
+    });
+    // Back: its old lease is gone; it registers again with its generation-1 shard still running.
+    expect((await rejection(a.heartbeat(WorkerState.WORKER_STATE_BUSY, running))).code).toBe(status.NOT_FOUND);
+    const registered = await a.register([shard(1)]);
+    expect(registered.abortShards).toEqual([expect.objectContaining({ runId, generation: 1 })]);
+    stop = keepAlive(a, () => running);
+    try {
+      // While generation 1 still runs there, generation 2 must not start on the worker (step 11).
+      await new Promise((resolve) => setTimeout(resolve, 800));
+      expect(a.starts).toHaveLength(1);
+      const { workers: listed } = await unary(c.client.listWorkers.bind(c.client), { states: [] });
+      expect(listed.find((w) => w.workerId === 'worker-a')?.state).toBe(WorkerState.WORKER_STATE_BUSY);
+      const beat = await a.heartbeat(WorkerState.WORKER_STATE_BUSY, running);
+      expect(beat.abortShards).toEqual([expect.objectContaining({ runId, generation: 1 })]);
+      // The old shard stops: now the next generation forms on the same worker.
+      await a.report(first, [finished(ShardState.SHARD_STATE_ABORTED)]);
+      running = [];
+      const second = await waitFor(() => a.starts[1]);
+      expect(second).toMatchObject({ runId, generation: 2, worldSize: 1 });
+      // A stale report of generation 1 beside the running generation 2: only generation 1 is to be aborted.
+      const both = await a.heartbeat(WorkerState.WORKER_STATE_BUSY, [shard(1), shard(2)]);
+      expect(both.abortShards).toEqual([expect.objectContaining({ runId, generation: 1 })]);
+      expect(both.abortRunIds).toEqual([]);
+      running = [shard(2)];
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const run = (await getExperiment(c, experiment.id)).runs[0];
+      expect(run).toMatchObject({ state: RunState.RUN_STATE_RUNNING, generation: 2, restarts: 1 });
+      expect(a.starts).toHaveLength(2);
+    } finally {
+      stop();
+    }
+  });
+
+  it("clears a LOST worker's shards once its run has moved on", async () => {
+    // Issue item 11: ListWorkers showed killed workers LOST and still holding RUNNING shards of long-finished runs.
+    const c = await setUp({ leaseTtlMs: 600, heartbeatIntervalMs: 200 });
+    const a = await addWorker(c, 'worker-a');
+    const b = await addWorker(c, 'worker-b');
+    const experiment = await submit(c, minimalSpec({ workers: { minWorkers: 1 } }));
+    const first = await waitFor(() => (a.starts[0] && b.starts[0] ? a.starts[0] : undefined));
+    const shard = (generation: number, rank: number) =>
+      ShardStatus.fromPartial({ runId: first.runId, generation, rank, state: ShardState.SHARD_STATE_RUNNING });
+    let runningA: ShardStatus[] = [shard(1, 0)];
+    const stopA = keepAlive(a, () => runningA);
+    const stopB = keepAlive(b, () => [shard(1, 1)]);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      stopB(); // killed
+      await waitFor(() => a.aborts.find((x) => x.generation === 1));
+      const lostWithShard = await unary(c.client.listWorkers.bind(c.client), {
+        states: [WorkerState.WORKER_STATE_LOST],
+      });
+      expect(lostWithShard.workers[0]?.shards.map((s) => s.generation)).toEqual([1]);
+      await a.report(first, [finished(ShardState.SHARD_STATE_ABORTED)]);
+      runningA = [];
+      const second = await waitFor(() => a.starts[1]);
+      runningA = [shard(2, 0)];
+      // Generation 2 formed: worker-b's generation-1 shard is history, not a running shard.
+      await waitFor(async () => {
+        const { workers } = await unary(c.client.listWorkers.bind(c.client), {
+          states: [WorkerState.WORKER_STATE_LOST],
+        });
+        return workers[0]?.workerId === 'worker-b' && workers[0].shards.length === 0;
+      });
+      expect(second.generation).toBe(2);
+      expect((await getExperiment(c, experiment.id)).runs[0]?.restarts).toBe(1);
+    } finally {
+      stopA();
+      stopB();
+    }
+  });
+
   it('waits in REFORMING for a replacement when too few workers are left, and fails past max_run_restarts', async () => {
     const c = await setUp();
     const a = await addWorker(c, 'worker-a');
@@ -506,7 +595,7 @@ describe('scheduling runs on workers', () => {
     const worker = await addWorker(c, 'worker-a');
     const experiment = await submit(c);
     const start = await waitFor(() => worker.starts[0]);
-    for (const name of ['../x', '/etc/passwd', 'a/../../b', 'a\\b', 'a/b/c', '..']) {
+    for (const name of ['../x', '/etc/passwd', 'a/../../b', 'a\\b', 'a/b/c', '..', 'a/..', './a', 'a//b', '/a']) {
       const error = await rejection(
         worker.upload(start, ArtifactKind.ARTIFACT_KIND_WEIGHTS, name, new Uint8Array([1]))
       );
@@ -517,16 +606,71 @@ describe('scheduling runs on workers', () => {
       worker.upload({ ...start, generation: 7 }, ArtifactKind.ARTIFACT_KIND_WEIGHTS, 'model.json', new Uint8Array([1]))
     );
     expect(stale.code).toBe(status.FAILED_PRECONDITION);
-    // Artifact names are plain file names (experiment.proto): no directories at all.
-    const nested = await rejection(
-      worker.upload(start, ArtifactKind.ARTIFACT_KIND_WEIGHTS, 'shards/part-1.bin', new Uint8Array([1]))
+    // One subdirectory is allowed (PROTOCOL.md step 7, experiment.proto): `dir/file`, stored under its kind.
+    const nested = await worker.upload(
+      start,
+      ArtifactKind.ARTIFACT_KIND_WEIGHTS,
+      'shards/part-1.bin',
+      new Uint8Array([2])
     );
-    expect(nested.code).toBe(status.INVALID_ARGUMENT);
+    expect(nested.artifact?.name).toBe('shards/part-1.bin');
+    expect(
+      readFileSync(path.join(c.artifactsDir, experiment.id, start.runId, 'weights', 'shards', 'part-1.bin'))
+    ).toEqual(Buffer.from([2]));
+    expect((await download(c, nested.artifact?.id ?? ''))[0]?.data).toEqual(Buffer.from([2]));
     const plain = await worker.upload(start, ArtifactKind.ARTIFACT_KIND_WEIGHTS, 'part-1.bin', new Uint8Array([1]));
     expect(plain.artifact?.name).toBe('part-1.bin');
     expect(readFileSync(path.join(c.artifactsDir, experiment.id, start.runId, 'weights', 'part-1.bin'))).toEqual(
       Buffer.from([1])
     );
+  });
+
+  it('ends the download of a damaged artifact with DATA_LOSS and names no server path', async () => {
+    const c = await setUp();
+    const worker = await addWorker(c, 'worker-a');
+    const experiment = await submit(c);
+    const start = await waitFor(() => worker.starts[0]);
+    const content = new Uint8Array(10_000).map((_, i) => (i * 7) % 251);
+    const upload = async (name: string) => {
+      const response = await worker.upload(start, ArtifactKind.ARTIFACT_KIND_WEIGHTS, name, content);
+      const id = response.artifact?.id ?? '';
+      return { id, file: path.join(c.artifactsDir, experiment.id, start.runId, 'weights', name) };
+    };
+    const intact = await upload('intact.bin');
+    const whole = await download(c, intact.id, 0, 4096);
+    expect(Buffer.concat(whole.map((m) => m.data))).toEqual(Buffer.from(content));
+    expect(Buffer.concat((await download(c, intact.id, 5000, 4096)).map((m) => m.data))).toEqual(
+      Buffer.from(content.subarray(5000))
+    );
+
+    // Truncated on disk: refused before a byte is sent, never OK.
+    const truncated = await upload('truncated.bin');
+    truncateSync(truncated.file, 6000);
+    const short = await rejection(download(c, truncated.id));
+    expect(short.code).toBe(status.DATA_LOSS);
+    expect(short.details).toMatch(
+      new RegExp(`artifact ${truncated.id} \\(truncated.bin\\) is damaged.*6000 bytes on disk, 10000 recorded`)
+    );
+    // The same size, other bytes: the stream's last message is DATA_LOSS instead of OK (resumed downloads too).
+    const flipped = await upload('flipped.bin');
+    const bytes = readFileSync(flipped.file);
+    bytes.writeUInt8(bytes.readUInt8(9_999) ^ 0xff, 9_999);
+    writeFileSync(flipped.file, bytes);
+    for (const offset of [0, 9_000]) {
+      const error = await rejection(download(c, flipped.id, offset, 4096));
+      expect(error.code).toBe(status.DATA_LOSS);
+      expect(error.details).toMatch(/SHA-256 differs/);
+    }
+    // Missing: NOT_FOUND, and no message holds the artifacts directory.
+    const missing = await upload('missing.bin');
+    rmSync(missing.file);
+    const gone = await rejection(download(c, missing.id));
+    expect(gone.code).toBe(status.NOT_FOUND);
+    expect(gone.details).toMatch(/its file is missing from the artifact store/);
+    for (const error of [short, gone]) {
+      expect(error.details).not.toContain(c.dataDir);
+      expect(error.details).not.toContain(path.sep + 'weights' + path.sep);
+    }
   });
 
   it('keeps only the last checkpoints of a run', async () => {

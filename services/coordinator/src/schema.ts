@@ -123,5 +123,16 @@ export const MIGRATIONS: readonly string[] = [
   `,
 ];
 
+/** Tables every schema version from 1 on has (openStore refuses a store that lacks one: an unknown schema). */
+export const SCHEMA_TABLES: readonly string[] = [
+  'experiments',
+  'runs',
+  'run_metrics',
+  'events',
+  'shard_reports',
+  'artifacts',
+  'workers',
+];
+
 /** The schema version this build writes (the number of migrations). */
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import {
   CheckpointRef,
@@ -16,9 +16,9 @@ import {
 } from '@supwalsh/proto';
 import type { ServiceSettings } from '@supwalsh/wire';
 import Database from 'better-sqlite3';
-import { NotFoundError } from './errors.js';
+import { NotFoundError, StoreIntegrityError, toError } from './errors.js';
 import { EventBus } from './event-bus.js';
-import { MIGRATIONS, SCHEMA_VERSION } from './schema.js';
+import { MIGRATIONS, SCHEMA_TABLES, SCHEMA_VERSION } from './schema.js';
 import {
   artifactKindName,
   artifactKindValue,
@@ -299,6 +299,98 @@ export interface NewExperiment {
 export interface OpenStoreOptions {
   /** Open the database read-only (inspection tools). @default false */
   readonly?: boolean;
+  /**
+   * The artifacts directory: a missing or empty database beside experiments stored here is refused (their records
+   * would be gone). @default `<dataDir>/artifacts`
+   */
+  artifactsDir?: string;
+  /** Run SQLite's `PRAGMA quick_check` before anything else (O(database size)). @default true */
+  check?: boolean;
+}
+
+/** How to get a trustworthy store back, appended to every refusal (deploy/README.md, Backup and restore). */
+const RESTORE_HINT =
+  'restore the latest backup (nx run coordinator:backup; deploy/README.md, "Backup and restore") or move the file away to start empty';
+
+/** Experiment directories (`exp-…`) under the artifacts directory, at most a few (for the message). */
+function storedExperimentDirs(artifactsDir: string): string[] {
+  try {
+    return readdirSync(artifactsDir)
+      .filter((name) => name.startsWith('exp-'))
+      .slice(0, 3);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Refuses a database that cannot be trusted (PROTOCOL.md does not cover the store: README, Store schema): damage
+ * SQLite's `quick_check` finds (or a file that is not a database), an empty or missing database beside stored
+ * experiments, a schema this build did not write. Throws StoreIntegrityError naming the file.
+ */
+function checkStore(
+  db: Database.Database,
+  file: string,
+  options: { check: boolean; fresh: boolean; artifactsDir: string }
+) {
+  if (options.check) {
+    let result: string[];
+    try {
+      result = (db.pragma('quick_check(20)') as Row[]).map((row) => str(Object.values(row)[0]));
+    } catch (error: unknown) {
+      throw new StoreIntegrityError(file, 'damaged', `${file} is damaged: ${toError(error).message}; ${RESTORE_HINT}`, {
+        cause: error,
+      });
+    }
+    if (result.length !== 1 || result[0] !== 'ok') {
+      throw new StoreIntegrityError(
+        file,
+        'damaged',
+        `${file} is damaged (SQLite quick_check: ${result
+          .slice(0, 5)
+          .join('; ')
+          .replace(/\s*\n\s*/g, '; ')}); ${RESTORE_HINT}`
+      );
+    }
+  }
+  const version = Number(db.pragma('user_version', { simple: true }));
+  if (version > SCHEMA_VERSION) {
+    throw new StoreIntegrityError(
+      file,
+      'newer-schema',
+      `${file} has schema version ${version}, newer than this coordinator's ${SCHEMA_VERSION}; upgrade the coordinator`
+    );
+  }
+  const tables = new Set(
+    (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all() as Row[]).map(
+      (row) => str(row.name)
+    )
+  );
+  if (version === 0 && tables.size > 0) {
+    throw new StoreIntegrityError(
+      file,
+      'unknown-schema',
+      `${file} holds tables (${[...tables].slice(0, 5).join(', ')}) but no supwalsh schema version: it is not a coordinator store; ${RESTORE_HINT}`
+    );
+  }
+  const missing = version === 0 ? [] : SCHEMA_TABLES.filter((table) => !tables.has(table));
+  if (missing.length > 0) {
+    throw new StoreIntegrityError(
+      file,
+      'unknown-schema',
+      `${file} says schema version ${version} but lacks the tables ${missing.join(', ')}; ${RESTORE_HINT}`
+    );
+  }
+  if (version === 0 && options.fresh) {
+    const orphans = storedExperimentDirs(options.artifactsDir);
+    if (orphans.length > 0) {
+      throw new StoreIntegrityError(
+        file,
+        'empty-beside-artifacts',
+        `${file} is empty or missing, but ${options.artifactsDir} holds stored experiments (${orphans.join(', ')}…): starting would orphan them; ${RESTORE_HINT}`
+      );
+    }
+  }
 }
 
 /**
@@ -743,25 +835,41 @@ export class Store {
 
 /**
  * Opens (creating when missing) the store `<dataDir>/coordinator.db`: WAL journal, `synchronous = NORMAL`,
- * foreign keys on, a 5 s busy timeout, and the schema migrated to {@link SCHEMA_VERSION}.
+ * foreign keys on, a 5 s busy timeout, and the schema migrated to {@link SCHEMA_VERSION}. Before anything is
+ * written it proves the file: SQLite's `quick_check`, a known schema, and not empty (or missing) while the
+ * artifacts directory holds experiments; otherwise it throws StoreIntegrityError (the coordinator exits 2).
  */
 export function openStore(dataDir: string, options: OpenStoreOptions = {}): Store {
   if (!options.readonly) mkdirSync(dataDir, { recursive: true });
   const file = path.join(dataDir, STORE_FILE_NAME);
-  const db = new Database(file, { readonly: options.readonly ?? false });
+  // A zero-length file is an empty database to SQLite: as suspicious as a missing one beside stored artifacts.
+  const fresh = !existsSync(file) || statSync(file).size === 0;
+  let db: Database.Database;
+  try {
+    db = new Database(file, { readonly: options.readonly ?? false });
+  } catch (error: unknown) {
+    throw new StoreIntegrityError(
+      file,
+      'damaged',
+      `${file} cannot be opened: ${toError(error).message}; ${RESTORE_HINT}`,
+      {
+        cause: error,
+      }
+    );
+  }
   try {
     db.pragma('busy_timeout = 5000');
+    checkStore(db, file, {
+      check: options.check ?? true,
+      fresh,
+      artifactsDir: options.artifactsDir ?? path.join(dataDir, 'artifacts'),
+    });
     if (!options.readonly) {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
     }
     db.pragma('foreign_keys = ON');
     const version = Number(db.pragma('user_version', { simple: true }));
-    if (version > SCHEMA_VERSION) {
-      throw new Error(
-        `${file} has schema version ${version}, newer than this coordinator's ${SCHEMA_VERSION}; upgrade the coordinator`
-      );
-    }
     if (!options.readonly) {
       for (let v = version; v < SCHEMA_VERSION; v += 1) {
         db.transaction(() => {
@@ -772,6 +880,13 @@ export function openStore(dataDir: string, options: OpenStoreOptions = {}): Stor
     }
   } catch (error: unknown) {
     db.close();
+    // SQLITE_NOTADB / SQLITE_CORRUPT from any pragma: the file is not (or no longer) a database.
+    const code = (error as { code?: unknown } | null)?.code;
+    if (typeof code === 'string' && /^SQLITE_(NOTADB|CORRUPT)/.test(code)) {
+      throw new StoreIntegrityError(file, 'damaged', `${file} is damaged: ${toError(error).message}; ${RESTORE_HINT}`, {
+        cause: error,
+      });
+    }
     throw error;
   }
   return new Store(db, file);

@@ -32,6 +32,7 @@ import {
   type CheckpointRef,
   type DeepPartial,
   type ExperimentEvent,
+  type RegisterWorkerResponse,
   type ShardReport,
   type ShardStatus,
   type StartShardRequest,
@@ -259,7 +260,7 @@ export class FakeWorker {
     return worker;
   }
 
-  async register(shards: DeepPartial<ShardStatus>[] = []): Promise<void> {
+  async register(shards: DeepPartial<ShardStatus>[] = []): Promise<RegisterWorkerResponse> {
     const response = await unary(this.client.registerWorker.bind(this.client), {
       worker: {
         workerId: this.workerId,
@@ -277,6 +278,7 @@ export class FakeWorker {
       },
     });
     this.leaseId = response.leaseId;
+    return response;
   }
 
   heartbeat(state = WorkerState.WORKER_STATE_IDLE, shards: ShardStatus[] = []) {

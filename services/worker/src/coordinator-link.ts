@@ -1,5 +1,5 @@
 import { status } from '@grpc/grpc-js';
-import type { CoordinatorClient, ShardStatus, WorkerInfo, WorkerState } from '@supwalsh/proto';
+import type { AbortShardRequest, CoordinatorClient, ShardStatus, WorkerInfo, WorkerState } from '@supwalsh/proto';
 import { createBackoff, sleep, type BackoffOptions } from './backoff.js';
 import { callUnary } from './coordinator-client.js';
 import { isServiceError, toError } from './errors.js';
@@ -22,8 +22,12 @@ export interface CoordinatorLinkOptions {
   describe(): WorkerInfo;
   /** The next heartbeat's state and shards. */
   heartbeat(): HeartbeatContent;
-  /** Runs the coordinator says to abort (heartbeat and registration answers; step 8). */
-  onAbortRuns(runIds: string[]): void;
+  /**
+   * Shards the coordinator says to abort (heartbeat and registration answers; step 8): each by run and generation
+   * (`abort_shards`; a newer generation of the same run goes on), or, for `abort_run_ids`, generation 0 (every
+   * shard of the run).
+   */
+  onAbort(shards: AbortShardRequest[]): void;
   /** Deadline of each membership call, in milliseconds. @default 5 000 */
   deadlineMs?: number;
   /** Backoff while the coordinator is unreachable. @default 200 ms doubling to 10 s, 40 % jitter */
@@ -81,14 +85,37 @@ export function createCoordinatorLink(options: CoordinatorLinkOptions): Coordina
   const keep = (workerId: string, workerState: WorkerState, shards: readonly ShardStatus[]) =>
     options.leaseKeeper?.update({ workerId, leaseId, intervalMs, state: workerState, shards });
 
-  const applyAborts = (runIds: readonly string[]) => {
-    if (runIds.length === 0) return;
-    logger.info('the coordinator asks to abort runs', { runIds });
-    options.onAbortRuns([...runIds]);
+  const applyAborts = (response: {
+    readonly abortRunIds: readonly string[];
+    readonly abortShards: readonly AbortShardRequest[];
+  }) => {
+    const shards = abortsOf(response);
+    if (shards.length === 0) return;
+    logger.info('the coordinator asks to abort shards', {
+      shards: shards.map((s) => `${s.runId}@${s.generation || 'all'}`),
+    });
+    options.onAbort(shards);
   };
 
   /** Step 1: register (again); the answer carries the lease and the heartbeat interval. */
-  const register = async (): Promise<void> => {
+  let registering: Promise<void> | undefined;
+  // One registration at a time: the loop is its only caller, but a lease-lost event from the keeper thread and a
+  // NOT_FOUND heartbeat can both ask for one; they share the call in flight.
+  const register = (): Promise<void> => {
+    registering ??= registerOnce().finally(() => {
+      registering = undefined;
+    });
+    return registering;
+  };
+  /** Marks the lease `lost` as gone (NOT_FOUND) once: a second report of the same lease, or of none, is ignored. */
+  const leaseLost = (lost: string): boolean => {
+    if (!lost || lost !== leaseId || state !== 'REGISTERED') return false;
+    logger.warn('the coordinator does not know this lease; registering again', { leaseId: lost });
+    state = 'REGISTERING';
+    leaseId = '';
+    return true;
+  };
+  const registerOnce = async (): Promise<void> => {
     const worker = options.describe();
     const response = await callUnary(client, client.registerWorker, { worker }, deadlineMs);
     leaseId = response.leaseId;
@@ -105,23 +132,24 @@ export function createCoordinatorLink(options: CoordinatorLinkOptions): Coordina
     for (const resolve of registeredWaiters) resolve();
     registeredWaiters.clear();
     keep(worker.workerId, worker.state, worker.shards);
-    applyAborts(response.abortRunIds);
+    applyAborts(response);
   };
 
   /** Step 2: renew the lease and report state and shards; the answer may list runs to abort (step 8). */
-  const heartbeat = async (): Promise<void> => {
+  /** Sends one heartbeat on `lease` (the lease it was sent on, for the NOT_FOUND check). */
+  const heartbeat = async (lease: string): Promise<void> => {
     const content = options.heartbeat();
     const worker = options.describe();
     const response = await callUnary(
       client,
       client.heartbeat,
-      { workerId: worker.workerId, leaseId, state: content.state, shards: content.shards },
+      { workerId: worker.workerId, leaseId: lease, state: content.state, shards: content.shards },
       deadlineMs
     );
     content.commit();
     if (response.heartbeatIntervalMs > 0) intervalMs = response.heartbeatIntervalMs;
     keep(worker.workerId, content.state, content.shards);
-    applyAborts(response.abortRunIds);
+    applyAborts(response);
   };
 
   const wait = async (ms: number) => {
@@ -147,18 +175,17 @@ export function createCoordinatorLink(options: CoordinatorLinkOptions): Coordina
       // Heartbeats (and their retries) until the lease is lost — here, or by the lease keeper while this loop waited
       // to retry (then there is no lease left to renew: register again).
       while (state === 'REGISTERED') {
+        const lease = leaseId;
         try {
-          await heartbeat();
+          await heartbeat(lease);
           backoff.reset();
           break;
         } catch (error: unknown) {
           if (stopController.signal.aborted) return;
           if (isServiceError(error) && error.code === status.NOT_FOUND) {
-            // Step 2: unknown lease (the coordinator restarted, or the lease expired): register again at once.
-            logger.warn('the coordinator does not know this lease; registering again', { leaseId });
-            state = 'REGISTERING';
-            leaseId = '';
-            keep(options.describe().workerId, options.heartbeat().state, []);
+            // Step 2: unknown lease (the coordinator restarted, or the lease expired): register again at once —
+            // unless the keeper thread already reported this lease lost (then the loop registers once, not twice).
+            if (leaseLost(lease)) keep(options.describe().workerId, options.heartbeat().state, []);
             break;
           }
           // UNAVAILABLE and the like: the coordinator is away; retry with exponential backoff and jitter.
@@ -198,13 +225,8 @@ export function createCoordinatorLink(options: CoordinatorLinkOptions): Coordina
       wake.abort();
     },
     onLeaseKeeperEvent(event) {
-      if (event.type === 'abort') applyAborts(event.runIds);
-      if (event.type === 'lease-lost' && event.leaseId === leaseId && state === 'REGISTERED') {
-        logger.warn('the coordinator does not know this lease; registering again', { leaseId });
-        state = 'REGISTERING';
-        leaseId = '';
-        wake.abort();
-      }
+      if (event.type === 'abort') applyAborts(event);
+      if (event.type === 'lease-lost' && leaseLost(event.leaseId)) wake.abort();
     },
     whenRegistered(timeoutMs = 30_000) {
       if (state === 'REGISTERED') return Promise.resolve(true);
@@ -236,6 +258,23 @@ export function createCoordinatorLink(options: CoordinatorLinkOptions): Coordina
     },
     close: stop,
   };
+}
+
+/**
+ * The shards an answer asks to abort: `abort_shards` by generation, and every generation (0) of the runs in
+ * `abort_run_ids` (which a coordinator fills only for runs none of whose shards may go on; PROTOCOL.md step 8).
+ */
+export function abortsOf(response: {
+  readonly abortRunIds: readonly string[];
+  readonly abortShards: readonly AbortShardRequest[];
+}): AbortShardRequest[] {
+  const byGeneration = response.abortShards.filter((s) => s.runId && s.generation > 0);
+  const whole = response.abortRunIds.map((runId) => ({
+    runId,
+    generation: 0,
+    reason: 'listed in abort_run_ids by the coordinator',
+  }));
+  return [...byGeneration, ...whole];
 }
 
 function describe(error: unknown): string {

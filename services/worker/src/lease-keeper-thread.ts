@@ -38,7 +38,9 @@ const tick = async (): Promise<void> => {
     );
     lastSent = Date.now();
     post({ type: 'sent', at: lastSent });
-    if (response.abortRunIds.length > 0) post({ type: 'abort', runIds: response.abortRunIds });
+    if (response.abortRunIds.length > 0 || response.abortShards.length > 0) {
+      post({ type: 'abort', abortRunIds: response.abortRunIds, abortShards: response.abortShards });
+    }
   } catch (error: unknown) {
     if (isServiceError(error) && error.code === status.NOT_FOUND && snapshot === beat) {
       snapshot = undefined; // the main thread registers again and sends a new snapshot

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { ShardState, ShardStatus, type WorkerState } from '@supwalsh/proto';
+import { ShardState, ShardStatus, type AbortShardRequest, type WorkerState } from '@supwalsh/proto';
 import type { CoordinatorClientOptions } from './coordinator-client.js';
 import { silentWorkerLogger, type WorkerLogger } from './logger.js';
 
@@ -21,7 +21,7 @@ export interface LeaseSnapshot {
 /** What the keeper's thread tells the main thread. */
 export type LeaseKeeperEvent =
   | { readonly type: 'sent'; readonly at: number }
-  | { readonly type: 'abort'; readonly runIds: string[] }
+  | { readonly type: 'abort'; readonly abortRunIds: string[]; readonly abortShards: AbortShardRequest[] }
   | { readonly type: 'lease-lost'; readonly leaseId: string };
 
 /**

@@ -253,8 +253,10 @@ export async function createWorkerServer(deps: WorkerServerDeps): Promise<Worker
       ...(leaseKeeper ? { leaseKeeper } : {}),
       describe: () => runtime.registration(),
       heartbeat: () => runtime.heartbeat(),
-      onAbortRuns: (runIds) => {
-        for (const runId of runIds) runtime.abortShard(runId, 0, 'listed in abort_run_ids by the coordinator');
+      onAbort: (shards) => {
+        for (const shard of shards) {
+          runtime.abortShard(shard.runId, shard.generation, shard.reason || 'the coordinator asked to abort it');
+        }
       },
       logger,
       ...(deps.tuning?.membershipBackoff ? { backoff: deps.tuning.membershipBackoff } : {}),

@@ -68,6 +68,8 @@ export interface FakeCoordinator {
   readonly staleRuns: Set<string>;
   /** Run ids the next heartbeat answers list in abort_run_ids. */
   readonly abortRunIds: Set<string>;
+  /** Shards (run, generation) the next heartbeat answers list in abort_shards. */
+  readonly abortShards: { runId: string; generation: number }[];
   /** Reports stored for a shard, in sequence order, each once. */
   stored(runId: string, generation: number, rank: number): ShardReport[];
   /** The `ShardFinished` a shard reported, if any. */
@@ -98,6 +100,7 @@ export async function startFakeCoordinator(options: FakeCoordinatorOptions = {})
   const artifacts: StoredArtifact[] = [];
   const staleRuns = new Set<string>();
   const abortRunIds = new Set<string>();
+  const abortShards: { runId: string; generation: number }[] = [];
   const coordinatorInstanceId = randomUUID();
 
   const fake: FakeCoordinator & { rejectNextBatches: number } = {
@@ -112,6 +115,7 @@ export async function startFakeCoordinator(options: FakeCoordinatorOptions = {})
     rejectNextBatches: 0,
     staleRuns,
     abortRunIds,
+    abortShards,
     stored: (runId, generation, rank) => reports.get(key(runId, generation, rank)) ?? [],
     finished: (runId, generation, rank) =>
       (reports.get(key(runId, generation, rank)) ?? []).find((r) => r.payload?.$case === 'shardFinished'),
@@ -142,6 +146,7 @@ export async function startFakeCoordinator(options: FakeCoordinatorOptions = {})
         leaseTtlMs: interval * 5,
         coordinatorInstanceId,
         abortRunIds: [],
+        abortShards: [],
       });
     },
     heartbeat(call: ServerUnaryCall<HeartbeatRequest, unknown>, callback: sendUnaryData<unknown>) {
@@ -150,7 +155,15 @@ export async function startFakeCoordinator(options: FakeCoordinatorOptions = {})
         return callback({ code: status.NOT_FOUND, details: `unknown lease ${call.request.leaseId}` });
       }
       const runs = call.request.shards.map((s) => s.runId).filter((r) => abortRunIds.has(r));
-      callback(null, { heartbeatIntervalMs: interval, leaseTtlMs: interval * 5, abortRunIds: runs });
+      const shards = call.request.shards
+        .filter((s) => abortShards.some((a) => a.runId === s.runId && a.generation === s.generation))
+        .map((s) => ({ runId: s.runId, generation: s.generation, reason: 'fake: abort this generation' }));
+      callback(null, {
+        heartbeatIntervalMs: interval,
+        leaseTtlMs: interval * 5,
+        abortRunIds: runs,
+        abortShards: shards,
+      });
     },
     deregisterWorker(call: ServerUnaryCall<DeregisterWorkerRequest, unknown>, callback: sendUnaryData<unknown>) {
       deregistrations.push(call.request);

@@ -41,6 +41,7 @@ import {
 } from "./experiment.js";
 import { ExperimentSpec } from "./spec.js";
 import {
+  AbortShardRequest,
   ShardFailure,
   shardFailureFromJSON,
   shardFailureToJSON,
@@ -206,8 +207,17 @@ export interface RegisterWorkerResponse {
   leaseTtlMs: number;
   /** Random id of the coordinator process; changes when the coordinator restarts. */
   coordinatorInstanceId: string;
-  /** Shards the worker reported that it must abort (their runs have ended or moved on), as run ids. */
+  /**
+   * Shards the worker reported that it must abort (their runs have ended or moved on), as run ids: every
+   * generation of these runs on the worker must stop (none of its shards of them may go on).
+   */
   abortRunIds: string[];
+  /**
+   * Shards the worker must abort, each by run and generation (never 0), as Worker.AbortShard would stop
+   * them; a newer generation of the same run on the worker goes on (PROTOCOL.md step 8). Added in v1.1;
+   * workers that ignore it still get abort_run_ids for runs none of whose shards may go on.
+   */
+  abortShards: AbortShardRequest[];
 }
 
 /** Request of Coordinator.Heartbeat. */
@@ -230,9 +240,16 @@ export interface HeartbeatResponse {
   leaseTtlMs: number;
   /**
    * Runs whose shards on this worker must be aborted (as by Worker.AbortShard with generation 0); a
-   * fallback for when the coordinator could not reach the worker.
+   * fallback for when the coordinator could not reach the worker. Only runs none of whose shards on the
+   * worker may go on.
    */
   abortRunIds: string[];
+  /**
+   * Shards on this worker that must be aborted, each by run and generation (never 0), as by
+   * Worker.AbortShard: an old generation is stopped while a newer one of the same run goes on (PROTOCOL.md
+   * step 8). Added in v1.1.
+   */
+  abortShards: AbortShardRequest[];
 }
 
 /** Request of Coordinator.DeregisterWorker. */
@@ -349,7 +366,10 @@ export interface UploadArtifactHeader {
    * coordinator's own.
    */
   kind: ArtifactKind;
-  /** File name, 1–255 characters from [A-Za-z0-9._-]. */
+  /**
+   * File name, 1–255 characters from [A-Za-z0-9._-], optionally under one subdirectory of the same
+   * characters ("dir/file"; no "." or ".." part).
+   */
   name: string;
   /** IANA media type, e.g. "application/json" or "application/octet-stream". */
   mediaType: string;
@@ -1760,7 +1780,14 @@ export const RegisterWorkerRequest: MessageFns<RegisterWorkerRequest> = {
 };
 
 function createBaseRegisterWorkerResponse(): RegisterWorkerResponse {
-  return { leaseId: "", heartbeatIntervalMs: 0, leaseTtlMs: 0, coordinatorInstanceId: "", abortRunIds: [] };
+  return {
+    leaseId: "",
+    heartbeatIntervalMs: 0,
+    leaseTtlMs: 0,
+    coordinatorInstanceId: "",
+    abortRunIds: [],
+    abortShards: [],
+  };
 }
 
 export const RegisterWorkerResponse: MessageFns<RegisterWorkerResponse> = {
@@ -1779,6 +1806,9 @@ export const RegisterWorkerResponse: MessageFns<RegisterWorkerResponse> = {
     }
     for (const v of message.abortRunIds) {
       writer.uint32(42).string(v!);
+    }
+    for (const v of message.abortShards) {
+      AbortShardRequest.encode(v!, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -1836,6 +1866,14 @@ export const RegisterWorkerResponse: MessageFns<RegisterWorkerResponse> = {
             message.abortRunIds.push(reader.string());
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.abortShards.push(AbortShardRequest.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1875,6 +1913,11 @@ export const RegisterWorkerResponse: MessageFns<RegisterWorkerResponse> = {
         : globalThis.Array.isArray(object?.abort_run_ids)
         ? object.abort_run_ids.map((e: any) => globalThis.String(e))
         : [],
+      abortShards: globalThis.Array.isArray(object?.abortShards)
+        ? object.abortShards.map((e: any) => AbortShardRequest.fromJSON(e))
+        : globalThis.Array.isArray(object?.abort_shards)
+        ? object.abort_shards.map((e: any) => AbortShardRequest.fromJSON(e))
+        : [],
     };
   },
 
@@ -1895,6 +1938,9 @@ export const RegisterWorkerResponse: MessageFns<RegisterWorkerResponse> = {
     if (message.abortRunIds?.length) {
       obj.abortRunIds = message.abortRunIds;
     }
+    if (message.abortShards?.length) {
+      obj.abortShards = message.abortShards.map((e) => AbortShardRequest.toJSON(e));
+    }
     return obj;
   },
 
@@ -1908,6 +1954,7 @@ export const RegisterWorkerResponse: MessageFns<RegisterWorkerResponse> = {
     message.leaseTtlMs = object.leaseTtlMs ?? 0;
     message.coordinatorInstanceId = object.coordinatorInstanceId ?? "";
     message.abortRunIds = object.abortRunIds?.map((e) => e) || [];
+    message.abortShards = object.abortShards?.map((e) => AbortShardRequest.fromPartial(e)) || [];
     return message;
   },
 };
@@ -2038,7 +2085,7 @@ export const HeartbeatRequest: MessageFns<HeartbeatRequest> = {
 };
 
 function createBaseHeartbeatResponse(): HeartbeatResponse {
-  return { heartbeatIntervalMs: 0, leaseTtlMs: 0, abortRunIds: [] };
+  return { heartbeatIntervalMs: 0, leaseTtlMs: 0, abortRunIds: [], abortShards: [] };
 }
 
 export const HeartbeatResponse: MessageFns<HeartbeatResponse> = {
@@ -2051,6 +2098,9 @@ export const HeartbeatResponse: MessageFns<HeartbeatResponse> = {
     }
     for (const v of message.abortRunIds) {
       writer.uint32(26).string(v!);
+    }
+    for (const v of message.abortShards) {
+      AbortShardRequest.encode(v!, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -2092,6 +2142,14 @@ export const HeartbeatResponse: MessageFns<HeartbeatResponse> = {
             message.abortRunIds.push(reader.string());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.abortShards.push(AbortShardRequest.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2121,6 +2179,11 @@ export const HeartbeatResponse: MessageFns<HeartbeatResponse> = {
         : globalThis.Array.isArray(object?.abort_run_ids)
         ? object.abort_run_ids.map((e: any) => globalThis.String(e))
         : [],
+      abortShards: globalThis.Array.isArray(object?.abortShards)
+        ? object.abortShards.map((e: any) => AbortShardRequest.fromJSON(e))
+        : globalThis.Array.isArray(object?.abort_shards)
+        ? object.abort_shards.map((e: any) => AbortShardRequest.fromJSON(e))
+        : [],
     };
   },
 
@@ -2135,6 +2198,9 @@ export const HeartbeatResponse: MessageFns<HeartbeatResponse> = {
     if (message.abortRunIds?.length) {
       obj.abortRunIds = message.abortRunIds;
     }
+    if (message.abortShards?.length) {
+      obj.abortShards = message.abortShards.map((e) => AbortShardRequest.toJSON(e));
+    }
     return obj;
   },
 
@@ -2146,6 +2212,7 @@ export const HeartbeatResponse: MessageFns<HeartbeatResponse> = {
     message.heartbeatIntervalMs = object.heartbeatIntervalMs ?? 0;
     message.leaseTtlMs = object.leaseTtlMs ?? 0;
     message.abortRunIds = object.abortRunIds?.map((e) => e) || [];
+    message.abortShards = object.abortShards?.map((e) => AbortShardRequest.fromPartial(e)) || [];
     return message;
   },
 };

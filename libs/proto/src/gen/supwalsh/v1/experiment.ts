@@ -558,8 +558,9 @@ export interface ArtifactInfo {
   /** What it is. */
   kind: ArtifactKind;
   /**
-   * File name, 1–255 characters from [A-Za-z0-9._-], e.g. "model.json", "group1-shard1of1.bin",
-   * "report.md"; unique within (run, kind).
+   * File name, 1–255 characters from [A-Za-z0-9._-], optionally under one subdirectory of the same
+   * characters ("dir/file"; no "." or ".." part), e.g. "model.json", "group1-shard1of1.bin",
+   * "shards/part-1.bin", "report.md"; unique within (run, kind).
    */
   name: string;
   /**
