@@ -14,14 +14,17 @@ export interface SklearnRun {
   nIter: number;
   /** The initial embedding `TSNE._tsne` received (PCA, scaled to std 1e-4 in column 0). */
   init: number[];
-  /** Exact method only: joint P as `TSNE._tsne` received it, condensed upper triangle (i < j, row by row). */
-  P?: number[];
+  /**
+   * Joint P as `TSNE._tsne` received it: exact, the condensed upper triangle (i < j, row by row); Barnes–Hut, the
+   * CSR values (rows in order, columns ascending; at N = 10 every pair).
+   */
+  P: number[];
 }
 
 export interface SklearnGroup {
   indices: number[];
   sha256: string;
-  exact: SklearnRun & { P: number[] };
+  exact: SklearnRun;
   barnes_hut: SklearnRun;
 }
 
@@ -29,7 +32,14 @@ export interface SklearnFixture {
   sklearnVersion: string;
   args: Record<string, unknown>;
   originals: string;
+  /** random_state 0 per group, in full. */
   groups: SklearnGroup[];
+  /** Number of random_state draws per group and method. */
+  randomStates: number;
+  /** Final embeddings per method: float32 little-endian, groups × randomStates × 10 × 2, base64. */
+  draws: { exact: string; barnes_hut: string };
+  /** Initial (PCA) embeddings, the same for both methods; layout as `draws`. */
+  inits: string;
 }
 
 const SIDE_IN = 28;

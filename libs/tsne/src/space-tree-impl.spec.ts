@@ -21,7 +21,8 @@ function checkTree(tree: SpaceTree, y: Float64Array, n: number) {
     }
     expect(size).toBe(tree.size[c]);
     // Barycentres are float32 running means, as scikit-learn's: equal to float32 accuracy.
-    for (let a = 0; a < d; a++) expect(Math.abs(mean[a]! / size - tree.bary[c * d + a]!)).toBeLessThan(1e-4 * (1 + Math.abs(mean[a]! / size)));
+    for (let a = 0; a < d; a++)
+      expect(Math.abs(mean[a]! / size - tree.bary[c * d + a]!)).toBeLessThan(1e-4 * (1 + Math.abs(mean[a]! / size)));
   }
   expect(tree.size[0]).toBe(n);
   for (let a = 0; a < d; a++) {
