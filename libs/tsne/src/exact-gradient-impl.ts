@@ -1,3 +1,5 @@
+import { pairwiseSum } from './pairwise-sum-impl.js';
+
 // Hot loops read module-private literals: V8 (Node 20) boxes doubles read from exported or imported bindings,
 // which turns every use in a loop into a heap allocation.
 /** numpy's float64 machine epsilon (`MACHINE_EPSILON` in joint-probabilities-impl). */
@@ -6,7 +8,7 @@ const EPS = 2.220446049250313e-16;
 /**
  * Scratch for `exactKlGradient`: kernel values w_ij and, when the degrees of freedom α ≠ 1, the gradient weights
  * u_ij = (1 + d_ij/α)⁻¹ (for α = 1 they equal w_ij and `u` may be empty). Both n × n, upper triangle used; the
- * 2-D path uses only the first 2n values of `w`.
+ * 2-D path uses the first n(n − 1)/2 values of `w` as a condensed (pdist-order) array.
  */
 export interface ExactScratch {
   w: Float64Array;
@@ -16,9 +18,8 @@ export interface ExactScratch {
 /**
  * KL(P‖Q) and its gradient for the exact method — scikit-learn's `_kl_divergence`. Q is the Student-t kernel
  * w_ij = (1 + ‖y_i − y_j‖²/α)^(−(α+1)/2) normalised over all pairs i ≠ j; P (n × n, symmetric, zero diagonal) is
- * multiplied by `exaggeration`. As scikit-learn, the KL floors q at ε; unlike it, the gradient does not (the floor
- * only acts once w/Z < 2.2e-16, i.e. never for embeddings of sensible extent), which lets the 2-D path run in one
- * sweep.
+ * multiplied by `exaggeration`. As scikit-learn, the KL and the 2-D gradient floor q at ε (the general path's gradient
+ * does not; the floor only acts once w/Z < 2.2e-16, i.e. never for embeddings of sensible extent).
  *
  * grad_i = (2(α+1)/α) Σ_j (p_ij − q_ij)·(1 + d_ij/α)⁻¹·(y_i − y_j) — for α = 1 that is 4 Σ (p − q) w (y_i − y_j),
  * scikit-learn's formula. (For α ≠ 1 scikit-learn weights by w instead of (1 + d/α)⁻¹, which is not the
@@ -80,9 +81,10 @@ export function exactKlGradient(
 }
 
 /**
- * The hot path (2-D, α = 1) in one sweep over the pairs: since q = w/Z, grad_i = 4·(Σ p w Δ − (1/Z)·Σ w² Δ), so the
- * attractive and repulsive sums and Z accumulate together and Z divides at the end. The KL, when asked for, takes a
- * second sweep.
+ * The hot path (2-D, α = 1), in scikit-learn's `_kl_divergence` order of operations so that, once the descent
+ * rounds the result to float32, it is scikit-learn's gradient bit for bit: condensed kernel w = 1/((Δx² + Δy²) + 1)
+ * (pdist order, i < j), Z/2 = numpy's pairwise sum of w, q = max(w / Z, ε), m = (p − q)·w, and grad_i =
+ * 4 Σ_j m_ij·float32(y_i − y_j) summed over j in order. `cond` (≥ n(n − 1)/2 values) holds w, then m.
  */
 function exactKlGradient2d(
   y: Float64Array,
@@ -90,56 +92,49 @@ function exactKlGradient2d(
   n: number,
   exaggeration: number,
   grad: Float64Array,
-  repulsive: Float64Array,
+  cond: Float64Array,
   computeError: boolean
 ): number {
-  repulsive.fill(0, 0, 2 * n);
-  let z = 0;
+  let a = 0;
   for (let i = 0; i < n; i++) {
     const xi = y[2 * i]!;
     const yi = y[2 * i + 1]!;
-    const row = i * n;
-    let ax = 0;
-    let ay = 0;
-    let rx = 0;
-    let ry = 0;
     for (let j = i + 1; j < n; j++) {
       const dx = xi - y[2 * j]!;
       const dy = yi - y[2 * j + 1]!;
-      const w = 1 / (1 + dx * dx + dy * dy);
-      z += w;
-      const pw = exaggeration * p[row + j]! * w;
-      const ww = w * w;
-      ax += pw * dx;
-      ay += pw * dy;
-      rx += ww * dx;
-      ry += ww * dy;
-      grad[2 * j]! -= pw * dx;
-      grad[2 * j + 1]! -= pw * dy;
-      repulsive[2 * j]! -= ww * dx;
-      repulsive[2 * j + 1]! -= ww * dy;
+      cond[a++] = 1 / (dx * dx + dy * dy + 1);
     }
-    grad[2 * i]! += ax;
-    grad[2 * i + 1]! += ay;
-    repulsive[2 * i]! += rx;
-    repulsive[2 * i + 1]! += ry;
   }
-  z *= 2;
-  const invZ = 1 / z;
-  for (let k = 0; k < 2 * n; k++) grad[k] = 4 * (grad[k]! - repulsive[k]! * invZ);
-  if (!computeError) return Number.NaN;
+  const z = 2 * pairwiseSum(cond, 0, a);
   let kl = 0;
+  a = 0;
   for (let i = 0; i < n; i++) {
-    const xi = y[2 * i]!;
-    const yi = y[2 * i + 1]!;
+    const row = i * n;
     for (let j = i + 1; j < n; j++) {
-      const dx = xi - y[2 * j]!;
-      const dy = yi - y[2 * j + 1]!;
-      let q = invZ / (1 + dx * dx + dy * dy);
+      const w = cond[a]!;
+      let q = w / z;
       if (q < EPS) q = EPS;
-      const pij = exaggeration * p[i * n + j]!;
-      kl += pij * Math.log((pij > EPS ? pij : EPS) / q);
+      const pij = exaggeration * p[row + j]!;
+      if (computeError) kl += pij * Math.log((pij > EPS ? pij : EPS) / q);
+      cond[a++] = (pij - q) * w;
     }
   }
-  return 2 * kl;
+  for (let i = 0; i < n; i++) {
+    const xi = Math.fround(y[2 * i]!);
+    const yi = Math.fround(y[2 * i + 1]!);
+    let gx = 0;
+    let gy = 0;
+    for (let j = 0; j < n; j++) {
+      if (j === i) continue;
+      // Condensed index of the pair (min, max).
+      const lo = j < i ? j : i;
+      const hi = j < i ? i : j;
+      const m = cond[lo * n - ((lo * (lo + 1)) >> 1) + hi - lo - 1]!;
+      gx += m * Math.fround(xi - y[2 * j]!);
+      gy += m * Math.fround(yi - y[2 * j + 1]!);
+    }
+    grad[2 * i] = 4 * Math.fround(gx);
+    grad[2 * i + 1] = 4 * Math.fround(gy);
+  }
+  return computeError ? 2 * kl : Number.NaN;
 }

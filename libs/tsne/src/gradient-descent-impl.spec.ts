@@ -91,7 +91,7 @@ describe('GradientDescent', () => {
       { maxIter: 40, explorationIter: 40 },
       1
     );
-    expect(buffers[2][0]).toBe(0.01);
+    expect(buffers[2][0]).toBe(Math.fround(0.01)); // float32, as scikit-learn's gains
   });
 
   it('stops a phase when the gradient norm falls to minGradNorm, at a check', () => {

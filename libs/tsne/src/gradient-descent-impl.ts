@@ -29,8 +29,12 @@ export const FINAL_MOMENTUM = 0.8;
 /** Gains: +0.2 when the gradient changes sign against the update, ×0.8 otherwise, never below 0.01. */
 export const MIN_GAIN = 0.01;
 // Hot loops read module-private literals: V8 (Node 20) boxes doubles read from exported or imported bindings,
-// which turns every use in a loop into a heap allocation.
-const MIN_GAIN_LOCAL = 0.01;
+// which turns every use in a loop into a heap allocation. scikit-learn keeps the embedding, gradient, gains and
+// update in float32 and numpy casts the Python constants to float32 before each operation; so do we.
+const f32 = Math.fround;
+const MIN_GAIN_F32 = Math.fround(0.01);
+const GAIN_STEP_F32 = Math.fround(0.2);
+const GAIN_DECAY_F32 = Math.fround(0.8);
 
 /**
  * scikit-learn's `_gradient_descent`, run twice by `TSNE._tsne`: first `explorationIter` iterations with
@@ -38,6 +42,11 @@ const MIN_GAIN_LOCAL = 0.01;
  * Every 50 iterations (and at a phase's last) the error is computed; a phase stops when its gradient norm (of the
  * gain-scaled gradient) is ≤ `minGradNorm` or, in the final phase, when the error has not improved for more than
  * `iterWithoutProgress` iterations.
+ *
+ * Arithmetic as scikit-learn's: the embedding, gradient, gains and update are float32 (each operation rounded to
+ * float32, the constants 0.2, 0.8, 0.01, the momentum and the learning rate too), since at 10 points the schedule is
+ * chaotic enough that a last-bit difference ends in a different local minimum. The gradient norm is summed in
+ * double (it only meets `minGradNorm`).
  *
  * Resumable: `advance(steps)` runs at most that many iterations and reports whether the schedule is finished, so
  * an async caller can yield to the event loop in between. All state lives in the typed arrays it was given.
@@ -82,7 +91,7 @@ export class GradientDescent {
   advance(steps: number): boolean {
     const { y, grad, update, gains, objective, settings } = this;
     const len = y.length;
-    const lr = settings.learningRate;
+    const lr = f32(settings.learningRate);
     let budget = steps;
     while (this.phase !== 2 && budget > 0) {
       if (this.iteration >= this.phaseEnd) {
@@ -93,20 +102,20 @@ export class GradientDescent {
       const check = (i + 1) % N_ITER_CHECK === 0;
       const error = objective(y, grad, this.exaggeration, check || i === this.phaseEnd - 1);
       if (!Number.isNaN(error)) this.error = error;
-      const momentum = this.momentum;
+      const momentum = f32(this.momentum);
       let norm2 = 0;
       for (let k = 0; k < len; k++) {
-        const g = grad[k]!;
+        const g = f32(grad[k]!);
         const u = update[k]!;
         let gain = gains[k]!;
-        gain = u * g < 0 ? gain + 0.2 : gain * 0.8;
-        if (gain < MIN_GAIN_LOCAL) gain = MIN_GAIN_LOCAL;
+        gain = f32(u * g) < 0 ? f32(gain + GAIN_STEP_F32) : f32(gain * GAIN_DECAY_F32);
+        if (gain < MIN_GAIN_F32) gain = MIN_GAIN_F32;
         gains[k] = gain;
-        const scaled = g * gain;
+        const scaled = f32(g * gain);
         norm2 += scaled * scaled;
-        const next = momentum * u - lr * scaled;
+        const next = f32(f32(momentum * u) - f32(lr * scaled));
         update[k] = next;
-        y[k] = y[k]! + next;
+        y[k] = f32(y[k]! + next);
       }
       this.iteration = i + 1;
       this.performed = i + 1;

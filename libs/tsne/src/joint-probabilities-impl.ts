@@ -1,3 +1,5 @@
+import { pairwiseSum } from './pairwise-sum-impl.js';
+
 /** numpy's float64 machine epsilon, scikit-learn's `MACHINE_EPSILON`. */
 export const MACHINE_EPSILON = 2.220446049250313e-16;
 // Hot loops read module-private literals: V8 (Node 20) boxes doubles read from exported or imported bindings,
@@ -6,17 +8,19 @@ const EPS = 2.220446049250313e-16;
 
 /**
  * Dense joint probabilities from conditional ones (both n × n, row-major): P = (C + Cᵀ) / Σ(C + Cᵀ), then
- * max(P, ε) off the diagonal and 0 on it — scikit-learn's `_joint_probabilities`. P is symmetric and sums to 1
- * (up to the ε floor).
+ * max(P, ε) off the diagonal and 0 on it — scikit-learn's `_joint_probabilities`, with its rounding (the sum is
+ * numpy's pairwise sum over the n × n matrix, each entry divided by it). P is symmetric and sums to 1 (up to the
+ * ε floor). `out` doubles as scratch for C + Cᵀ.
  */
 export function symmetrizeDense(conditional: Float64Array, n: number, out: Float64Array): void {
-  let sum = 0;
-  for (let i = 0; i < n * n; i++) sum += conditional[i]!;
-  const inv = 1 / Math.max(2 * sum, EPS);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) out[i * n + j] = conditional[i * n + j]! + conditional[j * n + i]!;
+  }
+  const sum = Math.max(pairwiseSum(out, 0, n * n), EPS);
   for (let i = 0; i < n; i++) {
     out[i * n + i] = 0;
     for (let j = i + 1; j < n; j++) {
-      const p = Math.max((conditional[i * n + j]! + conditional[j * n + i]!) * inv, EPS);
+      const p = Math.max(out[i * n + j]! / sum, EPS);
       out[i * n + j] = p;
       out[j * n + i] = p;
     }
@@ -35,7 +39,7 @@ export interface SparseMatrix {
 /**
  * Sparse joint probabilities from conditional ones over each point's k nearest neighbours (row i of
  * `neighbors` / `conditional` holds i's k neighbours and p_{j|i}): P = (C + Cᵀ) / Σ(C + Cᵀ) on the union of the
- * two patterns — scikit-learn's `_joint_probabilities_nn` (which applies no ε floor).
+ * two patterns — scikit-learn's `_joint_probabilities_nn` (which applies no ε floor), with its rounding.
  */
 export function symmetrizeSparse(conditional: Float64Array, neighbors: Int32Array, n: number, k: number): SparseMatrix {
   // Row i of C + Cᵀ has its own k entries plus one for every j that lists i.
@@ -67,9 +71,10 @@ export function symmetrizeSparse(conditional: Float64Array, neighbors: Int32Arra
   let nnz = 0;
   const mergedCols = new Int32Array(counts[n]!);
   const mergedVals = new Float64Array(counts[n]!);
-  let total = 0;
+  const rowSums = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     const start = nnz;
+    let rowSum = 0;
     for (let a = counts[i]!; a < counts[i + 1]!; a++) {
       const j = rawCols[a]!;
       if (!seen[j]) {
@@ -82,14 +87,16 @@ export function symmetrizeSparse(conditional: Float64Array, neighbors: Int32Arra
     for (let a = start; a < nnz; a++) {
       const j = mergedCols[a]!;
       mergedVals[a] = acc[j]!;
-      total += acc[j]!;
+      rowSum += acc[j]!;
       acc[j] = 0;
       seen[j] = 0;
     }
+    rowSums[i] = rowSum;
     indptr[i + 1] = nnz;
   }
-  const inv = 1 / Math.max(total, EPS);
+  // scipy's P.sum(): row sums in order, then numpy's pairwise sum of the row sums; each entry divided by it.
+  const sum = Math.max(pairwiseSum(rowSums, 0, n), EPS);
   const values = mergedVals.slice(0, nnz);
-  for (let a = 0; a < nnz; a++) values[a] = values[a]! * inv;
+  for (let a = 0; a < nnz; a++) values[a] = values[a]! / sum;
   return { n, indptr, indices: mergedCols.slice(0, nnz), values };
 }

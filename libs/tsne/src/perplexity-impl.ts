@@ -6,19 +6,20 @@ export const PERPLEXITY_TOLERANCE = 1e-5;
 // which turns every use in a loop into a heap allocation.
 const TOL = 1e-5;
 
+/** scikit-learn's `EPSILON_DBL`: the row sum used when every exp(−β·d) underflows to 0. */
+const EPSILON_DBL = 1e-8;
+
 /**
  * Conditional probabilities p_{j|i} with a per-row Gaussian bandwidth β_i = 1/(2σ_i²) found by binary search so
  * that the row entropy H(P_i) = −Σ p log p (nats) equals log(perplexity) within 1e-5 — scikit-learn's
- * `_binary_search_perplexity`, step for step (β starts at 1, doubles / halves until bracketed, then bisects;
- * 100 steps at most).
+ * `_binary_search_perplexity`, operation for operation (β starts at 1, doubles / halves until bracketed, then
+ * bisects; 100 steps at most; p = exp(−d·β) / Σ, a row that underflows entirely is normalised by 1e-8 so that its
+ * entropy reads as very low and β keeps halving). Same arithmetic, same rounding: at 10 points the optimisation
+ * amplifies a last-bit difference in P into a different embedding.
  *
- * `sqDistances` is n × k row-major. With `neighbors` false it is the full n × n matrix and the diagonal is
- * excluded (p_{i|i} = 0); with `neighbors` true row i holds the squared distances to i's k nearest neighbours
- * and every entry counts.
- *
- * One deviation, for robustness only: the exponent is shifted by the row's smallest distance,
- * exp(−β(d_j − d_min)), which leaves p_{j|i} and the entropy unchanged mathematically but cannot underflow to an
- * all-zero row when distances are large (4096-dimensional inputs).
+ * `sqDistances` is n × k row-major, already rounded as scikit-learn rounds them (float32). With `neighbors` false
+ * it is the full n × n matrix and the diagonal is excluded (p_{i|i} = 0); with `neighbors` true row i holds the
+ * squared distances to i's k nearest neighbours and every entry counts.
  *
  * @param betas receives β_i per row when given (for the mean-σ log line and tests).
  */
@@ -34,13 +35,6 @@ export function binarySearchPerplexity(
   const desiredEntropy = Math.log(perplexity);
   for (let i = 0; i < n; i++) {
     const row = i * k;
-    let dMin = Infinity;
-    for (let j = 0; j < k; j++) {
-      if (j === i && !neighbors) continue;
-      const d = sqDistances[row + j]!;
-      if (d < dMin) dMin = d;
-    }
-    if (dMin === Infinity) dMin = 0;
     let beta = 1;
     let betaMin = -Infinity;
     let betaMax = Infinity;
@@ -51,17 +45,16 @@ export function binarySearchPerplexity(
           out[row + j] = 0;
           continue;
         }
-        const p = Math.exp(-(sqDistances[row + j]! - dMin) * beta);
+        const p = Math.exp(-sqDistances[row + j]! * beta);
         out[row + j] = p;
         sumP += p;
       }
-      if (sumP === 0) sumP = 1e-8;
+      if (sumP === 0) sumP = EPSILON_DBL;
       let sumDP = 0;
-      const inv = 1 / sumP;
       for (let j = 0; j < k; j++) {
-        const p = out[row + j]! * inv;
+        const p = out[row + j]! / sumP;
         out[row + j] = p;
-        if (p !== 0) sumDP += (sqDistances[row + j]! - dMin) * p;
+        sumDP += sqDistances[row + j]! * p;
       }
       const entropyDiff = Math.log(sumP) + beta * sumDP - desiredEntropy;
       if (Math.abs(entropyDiff) <= TOL) break;

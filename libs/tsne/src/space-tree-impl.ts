@@ -1,14 +1,19 @@
 // Hot loops read module-private literals: V8 (Node 20) boxes doubles read from exported or imported bindings,
 // which turns every use in a loop into a heap allocation.
-const DUP = 1e-6;
-/** Points closer than this on every axis share a leaf (scikit-learn's quad-tree `EPSILON`). */
+const f32 = Math.fround;
+/** scikit-learn's quad-tree `EPSILON` (a C float). */
+const DUP = Math.fround(1e-6);
+const MARGIN = Math.fround(1e-3);
+/** Points closer than this on every axis share a leaf (scikit-learn's quad-tree `EPSILON`, as a float32). */
 export const DUPLICATE_EPSILON = DUP;
 
 /**
  * A quad-tree (2-D) or oct-tree (3-D) over the embedding, rebuilt every Barnes–Hut iteration — scikit-learn's
- * `_QuadTree`: one point per leaf (points within 1e-6 on every axis are merged as duplicates), cells split at
- * their centre, children created lazily, bounding box from the points with scikit-learn's margin. Storage is
- * struct-of-arrays in typed arrays that grow by doubling and are reused from one build to the next.
+ * `_QuadTree`, in its float32 arithmetic: one point per leaf (points within 1e-6 on every axis are merged as
+ * duplicates, the leaf keeping the first one's position), cells split at their centre, children created lazily in
+ * insertion order, an internal cell's barycentre updated as the running weighted mean (n·b + p)/(n + 1) at every
+ * insertion, bounding box from the points with scikit-learn's margin. Coordinates are read as float32 (rounded).
+ * Storage is struct-of-arrays in typed arrays that grow by doubling and are reused from one build to the next.
  */
 export class SpaceTree {
   readonly dims: number;
@@ -20,7 +25,7 @@ export class SpaceTree {
   minB = new Float64Array(0);
   maxB = new Float64Array(0);
   center = new Float64Array(0);
-  /** Sum of the coordinates of the cell's points (× dims); the barycentre once `finish` has run. */
+  /** Barycentre of the cell's points (× dims); a leaf's is its first point's position. */
   bary = new Float64Array(0);
   width2 = new Float64Array(0);
   size = new Float64Array(0);
@@ -28,6 +33,8 @@ export class SpaceTree {
   children = new Int32Array(0);
   /** Traversal stack for queries, as long as the cell arrays. */
   stack = new Int32Array(0);
+  /** The point being inserted (float32-rounded). */
+  private readonly point = new Float64Array(3);
 
   constructor(dims: 2 | 3) {
     this.dims = dims;
@@ -45,68 +52,78 @@ export class SpaceTree {
       let lo = Infinity;
       let hi = -Infinity;
       for (let i = 0; i < n; i++) {
-        const v = y[i * d + a]!;
+        const v = f32(y[i * d + a]!);
         if (v < lo) lo = v;
         if (v > hi) hi = v;
       }
-      // scikit-learn: M = max(M·(1 + 1e-3·sign(M)), M + 1e-3), so every point is strictly inside.
-      hi = Math.max(hi * (1 + 1e-3 * Math.sign(hi)), hi + 1e-3);
+      // scikit-learn (float32): M = max(M·(1 + 1e-3·sign(M)), M + 1e-3), so every point is strictly inside.
+      hi = Math.max(f32(hi * f32(1 + MARGIN * Math.sign(hi))), f32(hi + MARGIN));
       this.minB[a] = lo;
       this.maxB[a] = hi;
-      this.center[a] = (lo + hi) / 2;
-      w2 = Math.max(w2, (hi - lo) * (hi - lo));
+      this.center[a] = f32(hi + lo) / 2;
+      const w = f32(hi - lo);
+      w2 = Math.max(w2, f32(w * w));
     }
     this.width2[root] = w2;
-    for (let i = 0; i < n; i++) this.insert(y, i);
-    this.finish();
+    const p = this.point;
+    for (let i = 0; i < n; i++) {
+      for (let a = 0; a < d; a++) p[a] = f32(y[i * d + a]!);
+      this.insert(p);
+    }
   }
 
-  private insert(y: Float64Array, i: number): void {
+  private insert(p: Float64Array): void {
     const d = this.dims;
-    const o = i * d;
     let cell = 0;
     for (;;) {
-      if (this.size[cell] === 0) {
+      const s = this.size[cell]!;
+      if (s === 0) {
         this.size[cell] = 1;
-        for (let a = 0; a < d; a++) this.bary[cell * d + a] = y[o + a]!;
+        for (let a = 0; a < d; a++) this.bary[cell * d + a] = p[a]!;
         return;
       }
       if (!this.leaf[cell]) {
-        this.size[cell]! += 1;
-        for (let a = 0; a < d; a++) this.bary[cell * d + a]! += y[o + a]!;
-        const slot = this.childSlot(cell, y, o);
-        let child = this.children[cell * this.fanout + slot]!;
-        if (child < 0) child = this.newChild(cell, slot);
+        for (let a = 0; a < d; a++) {
+          const o = cell * d + a;
+          this.bary[o] = f32(f32(f32(s * this.bary[o]!) + p[a]!) / (s + 1));
+        }
+        this.size[cell] = s + 1;
+        const slot = this.childSlot(cell, p, 0);
+        const child = this.children[cell * this.fanout + slot]!;
+        if (child < 0) {
+          const created = this.newChild(cell, slot);
+          this.size[created] = 1;
+          for (let a = 0; a < d; a++) this.bary[created * d + a] = p[a]!;
+          return;
+        }
         cell = child;
         continue;
       }
-      // A leaf that holds one location: merge a duplicate, or split and push the old content down one level.
-      const s = this.size[cell]!;
+      // A leaf that holds one location: merge a duplicate, or push the old content down one level and retry here.
       let duplicate = true;
       for (let a = 0; a < d; a++) {
-        if (Math.abs(y[o + a]! - this.bary[cell * d + a]! / s) > DUP) duplicate = false;
+        if (Math.abs(f32(p[a]! - this.bary[cell * d + a]!)) > DUP) duplicate = false;
       }
       // Cells narrower than float resolution can no longer separate points: merge rather than split forever.
       if (duplicate || this.width2[cell]! < 1e-24) {
         this.size[cell] = s + 1;
-        for (let a = 0; a < d; a++) this.bary[cell * d + a]! += y[o + a]!;
         return;
       }
-      const slot = this.childSlot(cell, this.bary, cell * d, s);
+      const slot = this.childSlot(cell, this.bary, cell * d);
       const child = this.newChild(cell, slot);
       this.size[child] = s;
       for (let a = 0; a < d; a++) this.bary[child * d + a] = this.bary[cell * d + a]!;
       this.leaf[cell] = 0;
-      // Loop again at the same cell, now internal: it counts the new point and descends.
+      // Loop again at the same cell, now internal: it updates its barycentre and descends.
     }
   }
 
-  /** Index of the child of `cell` containing point p[o …] (divided by `scale`, for barycentre sums). */
-  private childSlot(cell: number, p: Float64Array, o: number, scale = 1): number {
+  /** Index of the child of `cell` containing point p[o …]. */
+  private childSlot(cell: number, p: Float64Array, o: number): number {
     let slot = 0;
     for (let a = 0; a < this.dims; a++) {
       slot <<= 1;
-      if (p[o + a]! / scale >= this.center[cell * this.dims + a]!) slot |= 1;
+      if (p[o + a]! >= this.center[cell * this.dims + a]!) slot |= 1;
     }
     return slot;
   }
@@ -121,8 +138,9 @@ export class SpaceTree {
       const hi = upper ? this.maxB[parent * d + a]! : this.center[parent * d + a]!;
       this.minB[child * d + a] = lo;
       this.maxB[child * d + a] = hi;
-      this.center[child * d + a] = (lo + hi) / 2;
-      w2 = Math.max(w2, (hi - lo) * (hi - lo));
+      this.center[child * d + a] = f32(lo + hi) / 2;
+      const w = f32(hi - lo);
+      w2 = Math.max(w2, f32(w * w));
     }
     this.width2[child] = w2;
     this.children[parent * this.fanout + slot] = child;
@@ -136,15 +154,6 @@ export class SpaceTree {
     this.leaf[c] = 1;
     this.children.fill(-1, c * this.fanout, (c + 1) * this.fanout);
     return c;
-  }
-
-  /** Sums → barycentres. */
-  private finish(): void {
-    const d = this.dims;
-    for (let c = 0; c < this.count; c++) {
-      const s = this.size[c]!;
-      if (s > 0) for (let a = 0; a < d; a++) this.bary[c * d + a] = this.bary[c * d + a]! / s;
-    }
   }
 
   private ensureCapacity(capacity: number): void {

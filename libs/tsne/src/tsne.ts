@@ -227,6 +227,8 @@ function startJob(
     gramMatrix(data, n, cols, gram, ws.exact.block);
     for (let i = 0; i < n; i++) if (!Number.isFinite(gram[i * n + i])) throwNonFinite(fn, data, cols);
     squaredDistancesFromGram(gram, n, dist);
+    // scikit-learn hands the perplexity search float32 distances (exact for integer pixels, then rounded).
+    for (let a = 0; a < n * n; a++) dist[a] = Math.fround(dist[a]!);
     binarySearchPerplexity(dist, n, n, false, o.perplexity, scratch.w, ws.betas);
     symmetrizeDense(scratch.w, n, p);
     if (o.init === 'pca') {
@@ -250,6 +252,9 @@ function startJob(
       cols > KNN_TREE_MAX_COLS || k >= n >> 1
         ? bruteForceNeighbors(data, n, cols, k)
         : nearestNeighbors(data, n, cols, k, random);
+    // As scikit-learn (`distances.sort_indices()`, then float32): each row's neighbours in column order.
+    sortRowsByColumn(nn.indices, nn.sqDistances, n, k);
+    for (let a = 0; a < n * k; a++) nn.sqDistances[a] = Math.fround(nn.sqDistances[a]!);
     const conditional = new Float64Array(n * k);
     binarySearchPerplexity(nn.sqDistances, n, k, true, o.perplexity, conditional, ws.betas);
     const p = symmetrizeSparse(conditional, nn.indices, n, k);
@@ -264,6 +269,8 @@ function startJob(
       barnesHutKlGradient(yy, p, bhDims, dof, theta, exaggeration, grad, scratch, computeError);
   }
   if (logger) logAffinities(logger, ws.betas, n);
+  // scikit-learn's embedding is float32 from the start (the optimiser keeps it there).
+  for (let a = 0; a < n * dims; a++) y[a] = Math.fround(y[a]!);
 
   const descent = new GradientDescent(objective, y, ws.grad, ws.update, ws.gains, {
     maxIter: o.maxIter,
@@ -332,6 +339,25 @@ async function executeAsync(
     if (call.signal?.aborted) throw call.signal.reason;
   }
   return job.finish();
+}
+
+/** Sorts each row's k (index, distance) pairs by index, in place (k is small: insertion sort). */
+function sortRowsByColumn(indices: Int32Array, values: Float64Array, n: number, k: number): void {
+  for (let i = 0; i < n; i++) {
+    const o = i * k;
+    for (let t = 1; t < k; t++) {
+      const idx = indices[o + t]!;
+      const v = values[o + t]!;
+      let s = t - 1;
+      while (s >= 0 && indices[o + s]! > idx) {
+        indices[o + s + 1] = indices[o + s]!;
+        values[o + s + 1] = values[o + s]!;
+        s--;
+      }
+      indices[o + s + 1] = idx;
+      values[o + s + 1] = v;
+    }
+  }
 }
 
 function throwNonFinite(fn: string, data: Matrix, cols: number): never {
