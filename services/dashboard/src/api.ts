@@ -126,8 +126,9 @@ export interface WorkerView {
   readonly device: string;
   /** Its gRPC address; only admins see it (empty for others). */
   readonly address: string;
-  /** The run whose shard it runs, '' when idle, and its rank there. */
+  /** The run whose shard it runs, '' when idle, its experiment and its rank there. */
   readonly runId: string;
+  readonly experimentId: string;
   readonly rank: number | null;
   readonly lastHeartbeatAgeMs: number;
   /** Shards it ran in a re-formed ring (generation > 1): the recoveries it took part in. */
