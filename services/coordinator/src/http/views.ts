@@ -124,6 +124,7 @@ export function workerView(w: WorkerRecord, now: number, showAddress: boolean): 
       : '',
     address: showAddress ? w.address : '',
     runId: w.assignedRunId ?? '',
+    experimentId: shard?.experimentId ?? '',
     rank: shard ? shard.rank : null,
     lastHeartbeatAgeMs: Math.max(0, now - w.lastHeartbeat),
     recoveries: w.info.shards.filter((s) => s.generation > 1).length,
