@@ -2,10 +2,23 @@ import { render } from 'preact';
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import type { SessionInfo } from '../api.js';
 import { api, ApiRequestError } from './api-client.js';
-import { ExperimentPage } from './experiment-page.js';
 import { ExperimentsPage } from './experiments-page.js';
 import { link, useLocation } from './router.js';
 import { WorkersPage } from './workers-page.js';
+
+type ExperimentPageModule = typeof import('./experiment-page.js');
+
+/**
+ * The experiment page with its charts (Vega, Vega-Lite: most of the code) is loaded on first use, so that the
+ * experiments and workers pages start quickly.
+ */
+function LazyExperimentPage(props: { id: string; onError: (e: unknown) => void }) {
+  const [module, setModule] = useState<ExperimentPageModule | undefined>();
+  useEffect(() => {
+    import('./experiment-page.js').then(setModule, props.onError);
+  }, []);
+  return module ? <module.ExperimentPage {...props} /> : <p class="muted">Loading…</p>;
+}
 
 function Login(props: { onSignedIn: (s: SessionInfo) => void }) {
   const [token, setToken] = useState('');
@@ -97,7 +110,7 @@ function App() {
           </p>
         )}
         {experiment ? (
-          <ExperimentPage id={experiment[1]!} onError={onError} />
+          <LazyExperimentPage id={experiment[1]!} onError={onError} />
         ) : path === '/workers' ? (
           <WorkersPage onError={onError} />
         ) : (
