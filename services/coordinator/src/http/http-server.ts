@@ -259,15 +259,18 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
     let before = decodePageToken(url.searchParams.get('pageToken') ?? '', states);
     const visible: ExperimentRecord[] = [];
     // Keyset scan: the owner rule is a function, so the page is filled from batches in time order.
+    // The first query reads just one page (what an admin needs); later ones read more at a time.
+    let limit = pageSize + 1;
     scan: for (;;) {
-      const rows = store.listExperiments({ states, before, limit: SCAN_BATCH });
+      const rows = store.listExperiments({ states, before, limit });
       for (const row of rows) {
         before = { createTime: row.createTime, id: row.id };
         if (!auth.canAccessExperiment(principal, row.owner)) continue;
         visible.push(row);
         if (visible.length > pageSize) break scan;
       }
-      if (rows.length < SCAN_BATCH) break;
+      if (rows.length < limit) break;
+      limit = Math.max(limit, SCAN_BATCH);
     }
     const page = visible.slice(0, pageSize);
     const last = page.at(-1);

@@ -66,6 +66,18 @@ seeds: [0, 1]
       for (let i = 0; i < count; i++) last = (await client.submit({ ...spec, name: `bench-${i}` })).id;
       const url = server.dashboardUrl!;
 
+      const api: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const start = performance.now();
+        const response = await fetch(`${url}api/experiments?pageSize=25`);
+        await response.json();
+        api.push(performance.now() - start);
+      }
+      rows.push({
+        measure: `GET /api/experiments?pageSize=25, ${count} stored`,
+        median: `${median(api).toFixed(0)} ms`,
+        runs: 5,
+      });
       const times: { cold: number[]; warm: number[] } = { cold: [], warm: [] };
       for (let i = 0; i < 5; i++) {
         const context = await browser.newContext();
