@@ -88,7 +88,7 @@ describe.each(OVERLAYS)('the %s overlay', (overlay) => {
       'Service',
       'supwalsh-coordinator'
     );
-    expect(service.spec.ports.map((p) => p.port)).toEqual([50051]);
+    expect(service.spec.ports.map((p) => p.port)).toEqual([50051, 8080]);
     expect(coordinator.spec.template.metadata?.labels).toMatchObject(service.spec.selector);
   });
 
@@ -126,6 +126,26 @@ describe.each(OVERLAYS)('the %s overlay', (overlay) => {
       container.envFrom![0]!.configMapRef!.name!
     );
     expect(config.data['SUPWALSH_COORDINATOR']).toBe('supwalsh-coordinator:50051');
+  });
+
+  it('serves the dashboard on the port the ConfigMap, the container and the Service name', () => {
+    const container = coordinatorOf(overlay).spec.template.spec.containers[0]!;
+    const config = find<{ data: Record<string, string> }>(
+      overlay,
+      'ConfigMap',
+      container.envFrom![0]!.configMapRef!.name!
+    );
+    expect(config.data['SUPWALSH_HTTP_LISTEN']).toBe('0.0.0.0:8080');
+    expect(container.ports?.find((p) => p.name === 'dashboard')?.containerPort).toBe(8080);
+    const service = find<{ spec: { ports: Array<{ name: string; port: number; targetPort: string }> } }>(
+      overlay,
+      'Service',
+      'supwalsh-coordinator'
+    );
+    expect(service.spec.ports.find((p) => p.name === 'dashboard')).toMatchObject({
+      port: 8080,
+      targetPort: 'dashboard',
+    });
   });
 
   it('lets workers drain on SIGTERM (termination grace of at least 60 s)', () => {
@@ -276,7 +296,7 @@ describe.each(OVERLAYS)('the %s overlay', (overlay) => {
     }
     // Coordinator gRPC: open to clients; nothing else open except metrics from monitoring.
     const coordinatorRules = rules('coordinator');
-    expect(coordinatorRules.find((r) => r.from === undefined)?.ports.map((p) => p.port)).toEqual([50051]);
+    expect(coordinatorRules.find((r) => r.from === undefined)?.ports.map((p) => p.port)).toEqual([50051, 8080]);
     for (const rule of coordinatorRules.filter((r) => r.from !== undefined)) {
       expect(rule.ports.map((p) => p.port)).toEqual([9464]);
     }

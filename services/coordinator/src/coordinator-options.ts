@@ -39,6 +39,8 @@ export interface CoordinatorConfig {
   readonly tokenFile: { readonly path: string; readonly option: string } | undefined;
   /** `host:port` of the plaintext health-only server (`--health-listen`). @default none */
   readonly healthListen: string | undefined;
+  /** `host:port` of the web dashboard (`--http-listen`); port 0 picks a free one. @default none: no dashboard */
+  readonly httpListen: string | undefined;
   /** `--help` was given. */
   readonly help: boolean;
 }
@@ -64,6 +66,7 @@ export const COORDINATOR_USAGE = `Usage: node services/coordinator/dist/main.js 
   --tls-ca FILE                 cluster CA (PEM): workers must present a certificate it signed (SUPWALSH_TLS_CA)
   --token-file FILE             accepted client bearer tokens, one per line (SUPWALSH_TOKEN_FILE)
   --health-listen HOST:PORT     plaintext server with only grpc.health.v1, for probes (SUPWALSH_HEALTH_LISTEN)
+  --http-listen HOST:PORT       web dashboard, HTTPS with --tls-cert (SUPWALSH_HTTP_LISTEN; port 0: a free one, logged)
   --help                        print this and exit
 `;
 
@@ -114,6 +117,7 @@ export function parseCoordinatorConfig(argv: readonly string[], env: NodeJS.Proc
         'tls-ca': { type: 'string' },
         'token-file': { type: 'string' },
         'health-listen': { type: 'string' },
+        'http-listen': { type: 'string' },
         help: { type: 'boolean' },
       },
     }).values;
@@ -148,6 +152,10 @@ export function parseCoordinatorConfig(argv: readonly string[], env: NodeJS.Proc
   if (healthListen && !/^.+:\d{1,5}$/.test(healthListen[1])) {
     throw new ConfigError(healthListen[0], `must be HOST:PORT, got ${JSON.stringify(healthListen[1])}`);
   }
+  const httpListen = pick('http-listen', 'SUPWALSH_HTTP_LISTEN');
+  if (httpListen && !/^.+:\d{1,5}$/.test(httpListen[1])) {
+    throw new ConfigError(httpListen[0], `must be HOST:PORT, got ${JSON.stringify(httpListen[1])}`);
+  }
   const tokenFile = pick('token-file', TOKEN_FILE_ENV);
   const text = (flag: string) => (typeof values[flag] === 'string' ? values[flag] : undefined);
   return {
@@ -160,6 +168,7 @@ export function parseCoordinatorConfig(argv: readonly string[], env: NodeJS.Proc
     tls: tlsFilesFrom({ cert: text('tls-cert'), key: text('tls-key'), ca: text('tls-ca') }, env),
     tokenFile: tokenFile ? { option: tokenFile[0], path: path.resolve(tokenFile[1]) } : undefined,
     healthListen: healthListen?.[1],
+    httpListen: httpListen?.[1],
     help: values.help === true,
   };
 }

@@ -61,6 +61,7 @@ async function main(): Promise<number> {
     protoDir: config.protoDir,
     security,
     ...(config.healthListen ? { healthListen: config.healthListen } : {}),
+    ...(config.httpListen ? { httpListen: config.httpListen } : {}),
   });
   return new Promise<number>((resolve) => {
     let signalled = false;

@@ -19,6 +19,8 @@ import { HealthImplementation } from 'grpc-health-check';
 import { createCoordinatorAuthInterceptor, isAuthConfigured, type CoordinatorAuth } from './auth-policy.js';
 import { DEFAULT_COORDINATOR_SETTINGS, type CoordinatorContext, type CoordinatorSettings } from './context.js';
 import { COORDINATOR_SERVICE_NAME, createCoordinatorService, type ServiceState } from './coordinator-service.js';
+import { defaultCanAccessExperiment, defaultCanSeeWorkerAddresses, type DashboardAuth } from './http/http-auth.js';
+import { startDashboardServer, type DashboardServerHandle } from './http/http-server.js';
 import { newInstanceId } from './ids.js';
 import type { CoordinatorLogger } from './logger.js';
 import { voidPreviousLeases } from './membership.js';
@@ -71,6 +73,17 @@ export interface CoordinatorServerDeps {
    * gRPC probes, which cannot present certificates. @default none
    */
   readonly healthListen?: string;
+  /**
+   * `host:port` of the web dashboard (HTTP, or HTTPS with `security.tls`'s certificate); port 0 picks a free one
+   * (read it from `dashboardUrl`). @default none: no dashboard
+   */
+  readonly httpListen?: string;
+  /**
+   * How the dashboard authenticates and authorizes. @default from `security`: with a token file every valid token is
+   * an admin (as every valid token may do everything over gRPC today); with only a cluster CA nobody can sign in
+   * (browsers present no certificate); with neither every caller is the local admin
+   */
+  readonly dashboardAuth?: Partial<DashboardAuth>;
 }
 
 /** A running coordinator. */
@@ -81,6 +94,8 @@ export interface CoordinatorServerHandle {
   readonly address: string;
   /** `host:port` of the plaintext health server, when `healthListen` was given. */
   readonly healthAddress: string | undefined;
+  /** The dashboard's address (`http://127.0.0.1:8080/`), when `httpListen` was given. */
+  readonly dashboardUrl: string | undefined;
   /**
    * Stops it: health NOT_SERVING, new calls UNAVAILABLE, watch streams end UNAVAILABLE; `tryShutdown` lets calls in
    * flight finish for up to `shutdownTimeoutMs`, then `forceShutdown`; the scheduler's worker calls and report
@@ -132,6 +147,24 @@ export async function createCoordinatorServer(deps: CoordinatorServerDeps): Prom
       throw error;
     }
   }
+  let dashboard: DashboardServerHandle | undefined;
+  if (deps.httpListen) {
+    try {
+      dashboard = await startDashboardServer({
+        ctx,
+        listen: deps.httpListen,
+        auth: dashboardAuth(deps),
+        tls:
+          security.tlsMaterial?.cert && security.tlsMaterial.key
+            ? { cert: security.tlsMaterial.cert, key: security.tlsMaterial.key }
+            : undefined,
+      });
+    } catch (error: unknown) {
+      server.forceShutdown();
+      healthServer?.forceShutdown();
+      throw error;
+    }
+  }
   scheduler.start();
   const metrics = registerCoordinatorMetrics(deps.store); // gauges: queue length, live workers
   const address = `${hostOf(deps.listen)}:${port}`;
@@ -141,6 +174,7 @@ export async function createCoordinatorServer(deps: CoordinatorServerDeps): Prom
     instanceId: ctx.instanceId,
     tls: security.tls,
     ...(healthAddress ? { healthAddress } : {}),
+    ...(dashboard ? { dashboardUrl: dashboard.url } : {}),
   });
 
   let stopping: Promise<void> | undefined;
@@ -150,6 +184,7 @@ export async function createCoordinatorServer(deps: CoordinatorServerDeps): Prom
       health.setStatus('', 'NOT_SERVING');
       health.setStatus(COORDINATOR_SERVICE_NAME, 'NOT_SERVING');
       deps.store.bus.close();
+      await dashboard?.close();
       await shutdownServer(server, settings.shutdownTimeoutMs);
       healthServer?.forceShutdown();
       await scheduler.stop(settings.shutdownTimeoutMs);
@@ -158,7 +193,29 @@ export async function createCoordinatorServer(deps: CoordinatorServerDeps): Prom
     })();
     return stopping;
   };
-  return { port, address, healthAddress, shutdown };
+  return { port, address, healthAddress, dashboardUrl: dashboard?.url, shutdown };
+}
+
+/** The principal every valid token stands for until tokens name their principal (the principals contract). */
+const TOKEN_PRINCIPAL = { name: 'token', role: 'admin' } as const;
+
+/** The dashboard's authentication and authorization from the coordinator's security settings (see `dashboardAuth`). */
+function dashboardAuth(deps: CoordinatorServerDeps): DashboardAuth {
+  const tokens = deps.security?.tokens;
+  const caOnly = !tokens && deps.security?.tls?.ca !== undefined;
+  if (caOnly) {
+    deps.logger.warn('the dashboard refuses every sign-in: the coordinator has a cluster CA but no --token-file');
+  }
+  return {
+    authenticate: tokens
+      ? (token) => (tokens.verify(token) ? TOKEN_PRINCIPAL : undefined)
+      : caOnly
+        ? () => undefined
+        : undefined,
+    canAccessExperiment: defaultCanAccessExperiment,
+    canSeeWorkerAddresses: defaultCanSeeWorkerAddresses,
+    ...deps.dashboardAuth,
+  };
 }
 
 function hostOf(listen: string): string {
@@ -174,6 +231,7 @@ function securitySetup(deps: CoordinatorServerDeps): {
   interceptors: ServerInterceptor[];
   workerClientFactory: WorkerClientFactory | undefined;
   tls: 'off' | 'server' | 'mutual';
+  tlsMaterial: TlsMaterial | undefined;
 } {
   const { tls, tokens } = deps.security ?? {};
   if (tls?.ca && !tls.cert) {
@@ -204,5 +262,6 @@ function securitySetup(deps: CoordinatorServerDeps): {
       ? (address) => new WorkerClient(address, workerCredentials, { interceptors: [createTracingClientInterceptor()] })
       : undefined,
     tls: clusterCa ? 'mutual' : tls?.cert ? 'server' : 'off',
+    tlsMaterial: tls,
   };
 }

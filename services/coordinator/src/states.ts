@@ -84,6 +84,11 @@ export function experimentStateFromProto(value: ExperimentState): ExperimentStat
 }
 
 export const runStateToProto = (name: RunStateName): RunState => toProto(RunState, 'RUN_STATE_', name);
+/** The short name of a proto RunState; undefined for UNSPECIFIED and unknown values. */
+export function runStateFromProto(value: RunState): RunStateName | undefined {
+  const name = fromProto(RunState, 'RUN_STATE_', value);
+  return RUN_STATES.find((s) => s === name);
+}
 
 export const workerStateToProto = (name: WorkerStateName): WorkerState => toProto(WorkerState, 'WORKER_STATE_', name);
 /** The short name of a proto WorkerState; undefined for UNSPECIFIED and unknown values. */

@@ -10,12 +10,18 @@ export { errorMessage, PlotRenderError, ReportArgumentError } from './errors.js'
 export { formatReportMarkdown, type PlotLink, type ReportLinks } from './markdown.js';
 export {
   codeString,
+  epochAccuracyChart,
   movingAverage,
   plotSpecs,
   PLOT_FONT,
+  stepLossChart,
+  type EpochAccuracyChartOptions,
+  type EpochAccuracyRow,
   type PlotName,
   type PlotOptions,
   type PlotSpec,
+  type StepLossChartOptions,
+  type StepLossRow,
 } from './plots.js';
 export { createProgressPrinter, duration, type ProgressStream } from './progress-printer.js';
 export { renderSvg, svgToPng, type PngOptions } from './render.js';

@@ -110,38 +110,134 @@ function unique(values: readonly string[]): string[] {
   return [...new Set(values)];
 }
 
+/** One point of a per-step loss curve: `series` is a line (a model or an arm), `group` a panel. */
+export interface StepLossRow {
+  readonly group: string;
+  readonly series: string;
+  readonly step: number;
+  readonly loss: number;
+}
+
+/** Options of {@link stepLossChart}. */
+export interface StepLossChartOptions {
+  readonly title: string | { readonly text: string; readonly subtitle: string };
+  readonly xTitle: string;
+  readonly yTitle: string;
+  /** Legend title of the lines (`model`, `arm`). */
+  readonly seriesTitle: string;
+  /** Order of the lines in the legend and the colour scale. */
+  readonly seriesOrder: readonly string[];
+  /** Order of the panels; one panel (no facet) when it holds at most one. */
+  readonly groupOrder: readonly string[];
+  /** @default 2 */
+  readonly strokeWidth?: number;
+  /** Pixel size of one panel. @default from the number of panels */
+  readonly cell?: { readonly width: number; readonly height: number };
+}
+
+/**
+ * The Vega-Lite spec of per-step loss curves (the report's pretraining-loss and train-loss plots, and the
+ * dashboard's live curves): one line per series, one panel per group.
+ */
+export function stepLossChart(rows: readonly StepLossRow[], options: StepLossChartOptions): TopLevelSpec {
+  const line: Layer = {
+    mark: { type: 'line', interpolate: 'linear', strokeWidth: options.strokeWidth ?? 2 },
+    encoding: {
+      x: { field: 'step', type: 'quantitative', title: options.xTitle },
+      y: { field: 'loss', type: 'quantitative', title: options.yTitle },
+      color: { field: 'series', type: 'nominal', title: options.seriesTitle, sort: [...options.seriesOrder] },
+    },
+  };
+  return chart(options.title, rows as unknown as Row[], [line], 'group', options.groupOrder, options.cell);
+}
+
+/** One point of a per-epoch accuracy curve: `lo`/`hi` bound the band (mean ± 1 sd) when several seeds are averaged. */
+export interface EpochAccuracyRow {
+  readonly group: string;
+  readonly arm: string;
+  readonly epoch: number;
+  /** Percent. */
+  readonly accuracy: number;
+  readonly lo?: number;
+  readonly hi?: number;
+}
+
+/** Options of {@link epochAccuracyChart}. */
+export interface EpochAccuracyChartOptions {
+  readonly title: string | { readonly text: string; readonly subtitle: string };
+  /** e.g. `test accuracy (%)`. */
+  readonly yTitle: string;
+  readonly armOrder: readonly string[];
+  readonly groupOrder: readonly string[];
+  /** Draw the ±1 sd band from `lo`/`hi`. @default false */
+  readonly band?: boolean;
+  readonly cell?: { readonly width: number; readonly height: number };
+}
+
+/**
+ * The Vega-Lite spec of accuracy per epoch, one line per arm (with points), one panel per group; the report's
+ * test-accuracy plot and the dashboard's live training and test accuracy curves.
+ */
+export function epochAccuracyChart(
+  rows: readonly EpochAccuracyRow[],
+  options: EpochAccuracyChartOptions
+): TopLevelSpec {
+  const x = { field: 'epoch', type: 'quantitative', title: 'epoch', axis: { tickMinStep: 1, format: 'd' } } as const;
+  // Solid legend symbols whatever layer's mark (the translucent band) the legend is built from.
+  const color = {
+    field: 'arm',
+    type: 'nominal',
+    title: 'arm',
+    sort: [...options.armOrder],
+    legend: { symbolOpacity: 1, symbolType: 'stroke', symbolStrokeWidth: 2.5, symbolFillColor: 'transparent' },
+  } as const;
+  const layers: Layer[] = [];
+  if (options.band) {
+    layers.push({
+      mark: { type: 'errorband', opacity: 0.18 },
+      encoding: { x, y: { field: 'lo', type: 'quantitative', title: options.yTitle }, y2: { field: 'hi' }, color },
+    });
+  }
+  layers.push({
+    mark: { type: 'line', point: { size: 30 } },
+    encoding: {
+      x,
+      y: { field: 'accuracy', type: 'quantitative', title: options.yTitle, scale: { zero: false } },
+      color,
+    },
+  });
+  return chart(options.title, rows as unknown as Row[], layers, 'group', options.groupOrder, options.cell);
+}
+
 function pretrainingLossPlot(runs: readonly RunResult[], maxPoints: number): PlotSpec | undefined {
   const withLoss = runs.filter((r) => r.pretraining && r.pretraining.lossPerStep.length > 0);
   if (withLoss.length === 0) return undefined;
   const byGroup = new Map<string, RunResult[]>();
   for (const run of withLoss) byGroup.set(groupLabel(run), [...(byGroup.get(groupLabel(run)) ?? []), run]);
-  const rows: Row[] = [];
+  const rows: StepLossRow[] = [];
   for (const group of byGroup.values()) {
     const loss = meanSeries(group.map((r) => r.pretraining!.lossPerStep));
     for (const i of keptIndices(loss.length, maxPoints)) {
-      rows.push({ dataset: group[0]!.dataset, model: group[0]!.model, step: i + 1, loss: loss[i]! });
+      rows.push({ group: group[0]!.dataset, series: group[0]!.model, step: i + 1, loss: loss[i]! });
     }
   }
-  const datasets = unique(withLoss.map((r) => r.dataset));
-  const models = unique(withLoss.map((r) => r.model));
   const seeds = unique(withLoss.map((r) => String(r.seed))).length;
-  const line: Layer = {
-    mark: { type: 'line', interpolate: 'linear' },
-    encoding: {
-      x: { field: 'step', type: 'quantitative', title: 'pretraining step' },
-      y: { field: 'loss', type: 'quantitative', title: 'cross-entropy loss' },
-      color: { field: 'model', type: 'nominal', title: 'model', sort: models },
-    },
-  };
   return {
     name: 'pretraining-loss',
     caption: `Sup-Walsh pretraining loss per step for each model${seeds > 1 ? ` (mean over ${seeds} seeds)` : ''}`,
-    spec: chart('Sup-Walsh pretraining loss', rows, [line], 'dataset', datasets),
+    spec: stepLossChart(rows, {
+      title: 'Sup-Walsh pretraining loss',
+      xTitle: 'pretraining step',
+      yTitle: 'cross-entropy loss',
+      seriesTitle: 'model',
+      seriesOrder: unique(withLoss.map((r) => r.model)),
+      groupOrder: unique(withLoss.map((r) => r.dataset)),
+    }),
   };
 }
 
 function testAccuracyPlot(summary: ResultSummary): PlotSpec | undefined {
-  const rows: Row[] = [];
+  const rows: EpochAccuracyRow[] = [];
   const arms: string[] = [];
   for (const group of summary.groups) {
     for (const arm of group.arms) {
@@ -160,48 +256,19 @@ function testAccuracyPlot(summary: ResultSummary): PlotSpec | undefined {
     }
   }
   if (rows.length === 0) return undefined;
-  const armOrder = unique(arms);
-  const groups = unique(rows.map((r) => String(r['group'])));
-  const x = { field: 'epoch', type: 'quantitative', title: 'epoch', axis: { tickMinStep: 1, format: 'd' } } as const;
-  // Solid legend symbols whatever layer's mark (the translucent band) the legend is built from.
-  const color = {
-    field: 'arm',
-    type: 'nominal',
-    title: 'arm',
-    sort: armOrder,
-    legend: { symbolOpacity: 1, symbolType: 'stroke', symbolStrokeWidth: 2.5, symbolFillColor: 'transparent' },
-  } as const;
-  const layers: Layer[] = [];
   const seeded = summary.groups.some((g) => g.arms.some((a) => a.seeds.length > 1));
-  if (seeded) {
-    layers.push({
-      mark: { type: 'errorband', opacity: 0.18 },
-      encoding: {
-        x,
-        y: { field: 'lo', type: 'quantitative', title: 'test accuracy (%)' },
-        y2: { field: 'hi' },
-        color,
-      },
-    });
-  }
-  layers.push({
-    mark: { type: 'line', point: { size: 30 } },
-    encoding: {
-      x,
-      y: { field: 'accuracy', type: 'quantitative', title: 'test accuracy (%)', scale: { zero: false } },
-      color,
-    },
-  });
   return {
     name: 'test-accuracy',
     caption: `Test accuracy per epoch for every arm${seeded ? ' (mean over seeds, band ±1 sd)' : ''}`,
-    spec: chart(
-      seeded ? { text: 'Test accuracy per epoch', subtitle: 'mean over seeds, band ±1 sd' } : 'Test accuracy per epoch',
-      rows,
-      layers,
-      'group',
-      groups
-    ),
+    spec: epochAccuracyChart(rows, {
+      title: seeded
+        ? { text: 'Test accuracy per epoch', subtitle: 'mean over seeds, band ±1 sd' }
+        : 'Test accuracy per epoch',
+      yTitle: 'test accuracy (%)',
+      armOrder: unique(arms),
+      groupOrder: unique(rows.map((r) => r.group)),
+      band: seeded,
+    }),
   };
 }
 
@@ -286,7 +353,7 @@ function tsnePlot(runs: readonly RunResult[], maxGroups: number): PlotSpec | und
 }
 
 function trainLossPlot(summary: ResultSummary, runs: readonly RunResult[], window: number, maxPoints: number) {
-  const rows: Row[] = [];
+  const rows: StepLossRow[] = [];
   const arms: string[] = [];
   for (const group of summary.groups) {
     for (const arm of group.arms) {
@@ -298,30 +365,24 @@ function trainLossPlot(summary: ResultSummary, runs: readonly RunResult[], windo
       arms.push(arm.arm);
       const loss = movingAverage(meanSeries(armRuns.map((r) => r.trainLossPerStep)), Math.max(1, window));
       for (const i of keptIndices(loss.length, maxPoints)) {
-        rows.push({ group: groupLabel(group), arm: arm.arm, step: i + 1, loss: loss[i]! });
+        rows.push({ group: groupLabel(group), series: arm.arm, step: i + 1, loss: loss[i]! });
       }
     }
   }
   if (rows.length === 0) return undefined;
   const smoothed = window > 1 ? `, moving average of ${window} steps` : '';
-  const line: Layer = {
-    mark: { type: 'line', strokeWidth: 1.5 },
-    encoding: {
-      x: { field: 'step', type: 'quantitative', title: 'training step' },
-      y: { field: 'loss', type: 'quantitative', title: 'training loss' },
-      color: { field: 'arm', type: 'nominal', title: 'arm', sort: unique(arms) },
-    },
-  };
   const plot: PlotSpec = {
     name: 'train-loss',
     caption: `Training loss per step for every arm (mean over seeds${smoothed})`,
-    spec: chart(
-      { text: 'Training loss per step', subtitle: `mean over seeds${smoothed}` },
-      rows,
-      [line],
-      'group',
-      unique(rows.map((r) => String(r['group'])))
-    ),
+    spec: stepLossChart(rows, {
+      title: { text: 'Training loss per step', subtitle: `mean over seeds${smoothed}` },
+      xTitle: 'training step',
+      yTitle: 'training loss',
+      seriesTitle: 'arm',
+      seriesOrder: unique(arms),
+      groupOrder: unique(rows.map((r) => r.group)),
+      strokeWidth: 1.5,
+    }),
   };
   return plot;
 }

@@ -14,8 +14,9 @@ const LAYER_RANK: Record<string, number> = {
   'layer:method': 3,
   'layer:bridge': 4,
   'layer:service': 5,
-  'layer:control': 6,
-  'layer:tool': 7,
+  'layer:ui': 6, // the dashboard page: chart specs from report below it, served by the coordinator above it
+  'layer:control': 7,
+  'layer:tool': 8,
 };
 
 /** Compute libraries never reach the network or the OpenTelemetry SDK (STYLE.md). */

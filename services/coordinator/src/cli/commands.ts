@@ -167,7 +167,12 @@ export async function submitCommand(argv: readonly string[], io: CliIo): Promise
     io.stdout.write(
       `starting a local cluster: coordinator + ${workers} worker process${workers === 1 ? '' : 'es'} (data in ${dataDir})\n`
     );
-    cluster = await startLocalCluster({ workers, dataDir, cacheDir: path.join(dataDir, 'cache') });
+    cluster = await startLocalCluster({
+      workers,
+      dataDir,
+      cacheDir: path.join(dataDir, 'cache'),
+      onDashboard: (url) => io.stdout.write(`dashboard: ${url}\n`),
+    });
     address = cluster.address;
   }
   // The embedded cluster is plaintext and open on loopback; a remote coordinator gets the connection flags.

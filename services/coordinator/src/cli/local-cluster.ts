@@ -21,12 +21,16 @@ export interface LocalClusterOptions {
   workerLog?: (line: string) => void;
   /** How long to wait for the workers to register. @default 120 000 */
   startTimeoutMs?: number;
+  /** Called with the dashboard's address (on 127.0.0.1, a free port) as soon as the coordinator serves it. */
+  onDashboard?: (url: string) => void;
 }
 
 /** An embedded coordinator and worker processes on loopback. */
 export interface LocalCluster {
   /** `host:port` of the coordinator. */
   readonly address: string;
+  /** The web dashboard, e.g. `http://127.0.0.1:41234/`. */
+  readonly dashboardUrl: string;
   readonly workerIds: readonly string[];
   /** Drains the workers (SIGTERM), stops the coordinator and closes its store. Idempotent. */
   shutdown(): Promise<void>;
@@ -68,8 +72,10 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
       dataDir: options.dataDir,
       artifactsDir: path.join(options.dataDir, 'artifacts'),
       listen: '127.0.0.1:0',
+      httpListen: '127.0.0.1:0',
       logger,
     });
+    options.onDashboard?.(server.dashboardUrl!);
     const address = `127.0.0.1:${server.port}`;
     const workerIds = Array.from({ length: options.workers }, (_, i) => `local-${i}`);
     const main = WORKER_MAIN;
@@ -101,7 +107,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
       })
     );
     await waitForWorkers(address, workerIds, options.startTimeoutMs ?? 120_000);
-    return { address, workerIds, shutdown };
+    return { address, dashboardUrl: server.dashboardUrl!, workerIds, shutdown };
   } catch (error: unknown) {
     await shutdown();
     throw error;
