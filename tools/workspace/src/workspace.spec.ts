@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { deadMarkdownLinks, relativeLinks } from './markdown-links.js';
 import { readWorkspaceGraph, WORKSPACE_ROOT, type WorkspaceGraph } from './workspace-graph.js';
 
 /**
@@ -89,5 +90,33 @@ describe('the workspace', () => {
   it('never lets Nx reach a cloud service', () => {
     expect(readJson('nx.json')['neverConnectToCloud']).toBe(true);
     expect(readJson('nx.json')['nxCloudId']).toBeUndefined();
+  });
+
+  it('has no relative link in any Markdown file that leads nowhere or out of the repository', () => {
+    const dead = deadMarkdownLinks(WORKSPACE_ROOT).map((d) => `${d.file}:${d.line} ${d.target} (${d.reason})`);
+    expect(dead).toEqual([]);
+  });
+
+  it('links its own design document from the README', () => {
+    const readme = fs.readFileSync(path.join(WORKSPACE_ROOT, 'README.md'), 'utf8');
+    expect(relativeLinks(readme).map((l) => l.target)).toContain('docs/ARCHITECTURE.md');
+  });
+});
+
+describe('relativeLinks', () => {
+  it('finds inline links, images and reference definitions, and skips URLs, anchors and code', () => {
+    const text = [
+      'See [the guide](deploy/README.md#images "title") and ![plot](plots/a.svg).',
+      '[web](https://example.com) [top](#top) [mail](mailto:a@b.c) `[code](nope.md)`',
+      '```',
+      '[fenced](nope.md)',
+      '```',
+      '[ref]: ../outside.md',
+    ].join('\n');
+    expect(relativeLinks(text)).toEqual([
+      { line: 1, target: 'deploy/README.md#images' },
+      { line: 1, target: 'plots/a.svg' },
+      { line: 6, target: '../outside.md' },
+    ]);
   });
 });
