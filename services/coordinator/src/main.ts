@@ -41,18 +41,47 @@ async function main(): Promise<number> {
     process.stderr.write(`${error.message}\n`);
     return 2;
   }
-  const store = openStore(config.dataDir);
-  const server = await createCoordinatorServer({
-    store,
-    dataDir: config.dataDir,
-    artifactsDir: config.artifactsDir,
-    listen: config.listen,
-    logger,
-    settings: config.settings,
-    protoDir: config.protoDir,
-    security,
-    ...(config.healthListen ? { healthListen: config.healthListen } : {}),
-  });
+  let store;
+  try {
+    store = openStore(config.dataDir);
+  } catch (error: unknown) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (!code || !['EEXIST', 'ENOTDIR', 'EACCES', 'EPERM', 'EROFS'].includes(code)) throw error;
+    process.stderr.write(
+      `coordinator: --data-dir ${config.dataDir} cannot hold the store (${code}: not a writable directory)\n`
+    );
+    await telemetry.shutdown();
+    return 2;
+  }
+  let server;
+  try {
+    server = await createCoordinatorServer({
+      store,
+      dataDir: config.dataDir,
+      artifactsDir: config.artifactsDir,
+      listen: config.listen,
+      logger,
+      settings: config.settings,
+      protoDir: config.protoDir,
+      security,
+      ...(config.healthListen ? { healthListen: config.healthListen } : {}),
+    });
+  } catch (error: unknown) {
+    store.close();
+    await telemetry.shutdown();
+    // Settings the server checks as it starts (TLS without a certificate) are usage errors; a busy port is not.
+    if (error instanceof SecurityError) {
+      process.stderr.write(`coordinator: ${error.message}\n`);
+      return 2;
+    }
+    const message = toError(error).message;
+    const busy = /EADDRINUSE|EACCES|EADDRNOTAVAIL|No address added/.exec(message);
+    if (!busy) throw error;
+    process.stderr.write(
+      `coordinator: cannot listen on ${config.listen}: ${message.replace(/^.*errors: \[|\]$/g, '')}\n`
+    );
+    return 1;
+  }
   return new Promise<number>((resolve) => {
     let signalled = false;
     const stop = (signal: NodeJS.Signals) => {
