@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { lacks } from '../../vitest.shared.js';
 import { kubectlBinary, parseManifests, REPO_ROOT, validateObject } from './kustomize.js';
 
 const GUIDE = fs.readFileSync(path.join(REPO_ROOT, 'deploy/README.md'), 'utf8');
@@ -44,7 +45,7 @@ describe('the operator guide (deploy/README.md)', () => {
       expect(GUIDE).toContain(`kubectl kustomize deploy/k8s/overlays/${overlay}`);
   });
 
-  describe('certificates and Secrets', () => {
+  describe.skipIf(lacks('openssl'))('certificates and Secrets', () => {
     let dir = '';
     beforeAll(() => {
       dir = fs.mkdtempSync(path.join(os.tmpdir(), 'supwalsh-pki-'));
@@ -80,34 +81,37 @@ describe('the operator guide (deploy/README.md)', () => {
       expect(tokens[0]).toMatch(/^[0-9a-f]{64}$/);
     });
 
-    it('creates the namespace and the Secrets the manifests reference (rendered with --dry-run=client)', async () => {
-      const created = new Map<string, Record<string, unknown>>();
-      for (const command of commandsOf(checkedBlock('secrets'))) {
-        const argv = command.split(/\s+/);
-        expect(argv.slice(0, 1), command).toEqual(['kubectl']);
-        const result = spawnSync(kubectlBinary(), [...argv.slice(1), '--dry-run=client', '-o', 'yaml'], {
-          cwd: dir,
-          encoding: 'utf8',
-          env: { ...process.env, KUBECONFIG: path.join(dir, 'no-kubeconfig') },
-        });
-        if (result.error) throw new Error(`${kubectlBinary()}: ${result.error.message} (is kubectl installed?)`);
-        expect(result.status, `${command}\n${result.stderr}`).toBe(0);
-        for (const object of parseManifests(result.stdout)) {
-          await validateObject(object);
-          created.set(`${object.kind}/${object.metadata.name}`, object);
+    it.skipIf(lacks('kubectl'))(
+      'creates the namespace and the Secrets the manifests reference (rendered with --dry-run=client)',
+      async () => {
+        const created = new Map<string, Record<string, unknown>>();
+        for (const command of commandsOf(checkedBlock('secrets'))) {
+          const argv = command.split(/\s+/);
+          expect(argv.slice(0, 1), command).toEqual(['kubectl']);
+          const result = spawnSync(kubectlBinary(), [...argv.slice(1), '--dry-run=client', '-o', 'yaml'], {
+            cwd: dir,
+            encoding: 'utf8',
+            env: { ...process.env, KUBECONFIG: path.join(dir, 'no-kubeconfig') },
+          });
+          if (result.error) throw new Error(`${kubectlBinary()}: ${result.error.message} (is kubectl installed?)`);
+          expect(result.status, `${command}\n${result.stderr}`).toBe(0);
+          for (const object of parseManifests(result.stdout)) {
+            await validateObject(object);
+            created.set(`${object.kind}/${object.metadata.name}`, object);
+          }
+        }
+        expect([...created.keys()].sort()).toEqual([
+          'Namespace/supwalsh',
+          'Secret/supwalsh-tls',
+          'Secret/supwalsh-token',
+        ]);
+        const data = (key: string) => Object.keys((created.get(key) as { data: object }).data).sort();
+        expect(data('Secret/supwalsh-tls')).toEqual(['ca.crt', 'tls.crt', 'tls.key']);
+        expect(data('Secret/supwalsh-token')).toEqual(['tokens']);
+        for (const key of ['Secret/supwalsh-tls', 'Secret/supwalsh-token']) {
+          expect((created.get(key) as { metadata: { namespace: string } }).metadata.namespace).toBe('supwalsh');
         }
       }
-      expect([...created.keys()].sort()).toEqual([
-        'Namespace/supwalsh',
-        'Secret/supwalsh-tls',
-        'Secret/supwalsh-token',
-      ]);
-      const data = (key: string) => Object.keys((created.get(key) as { data: object }).data).sort();
-      expect(data('Secret/supwalsh-tls')).toEqual(['ca.crt', 'tls.crt', 'tls.key']);
-      expect(data('Secret/supwalsh-token')).toEqual(['tokens']);
-      for (const key of ['Secret/supwalsh-tls', 'Secret/supwalsh-token']) {
-        expect((created.get(key) as { metadata: { namespace: string } }).metadata.namespace).toBe('supwalsh');
-      }
-    });
+    );
   });
 });

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { IContainer, IPodSpec, IProbe } from 'kubernetes-models/v1';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { lacks } from '../../vitest.shared.js';
 import {
   OVERLAYS,
   parseManifests,
@@ -15,7 +16,11 @@ import {
 /** The rendered overlays, once for the whole file (each render is one kubectl run). */
 const rendered = new Map<Overlay, K8sObject[]>();
 
+/** Rendering needs kubectl; without it every test of this file is skipped (with the reason, once). */
+const noKubectl = lacks('kubectl');
+
 beforeAll(() => {
+  if (noKubectl) return;
   for (const overlay of OVERLAYS) rendered.set(overlay, renderKustomization(`deploy/k8s/overlays/${overlay}`));
 });
 
@@ -55,7 +60,7 @@ const envOf = (container: IContainer) => new Map((container.env ?? []).map((e) =
 const HEALTH_PORT = 8081;
 const SECRET_KEYS = /TOKEN|PASSWORD|SECRET|_KEY$|CREDENTIAL/i;
 
-describe.each(OVERLAYS)('the %s overlay', (overlay) => {
+describe.skipIf(noKubectl).each(OVERLAYS)('the %s overlay', (overlay) => {
   it('renders with kubectl kustomize, every object in one namespace', () => {
     const objects = objectsOf(overlay);
     expect(objects.length).toBeGreaterThan(5);
@@ -313,7 +318,7 @@ describe.each(OVERLAYS)('the %s overlay', (overlay) => {
   });
 });
 
-describe('the overlays differ where they should', () => {
+describe.skipIf(noKubectl)('the overlays differ where they should', () => {
   const gpuLimit = (overlay: Overlay) =>
     workersOf(overlay).spec.template.spec.containers[0]!.resources?.limits?.['nvidia.com/gpu'];
   const workerConfig = (overlay: Overlay) =>

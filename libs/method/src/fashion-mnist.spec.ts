@@ -5,13 +5,13 @@ import { deriveSeed } from '@supwalsh/engine';
 import { buildModel } from '@supwalsh/models';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
+import { lacks } from '../../../vitest.shared.js';
 import { runExperiment, type ExperimentResult, type MethodEvent, type RunResult } from './index.js';
 
 /** Debian's dataset-fashion-mnist package (installed by .ci/run). */
-const FASHION_MNIST = '/usr/share/datasets/fashion-mnist';
 const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'supwalsh-method-'));
 
-describe.skipIf(!fs.existsSync(FASHION_MNIST))('the whole method on real Fashion-MNIST (a CI-sized subset)', () => {
+describe.skipIf(lacks('fashion-mnist'))('the whole method on real Fashion-MNIST (a CI-sized subset)', () => {
   afterAll(() => fs.rmSync(cacheDir, { recursive: true, force: true }));
 
   let result: ExperimentResult;

@@ -4,11 +4,12 @@ import path from 'node:path';
 import { createServerCredentials, readTlsFiles } from '@supwalsh/security';
 import { createTestPki, type TestPki } from '@supwalsh/security/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { lacks } from '../../../vitest.shared.js';
 import { resolveClientOptions } from './client-options.js';
 import { InvalidArgumentError, NotFoundError, UnavailableError } from './errors.js';
 import { closeAfterEach, connect } from './test-setup.js';
 
-describe('SupWalshClient security options', () => {
+describe.skipIf(lacks('openssl'))('SupWalshClient security options', () => {
   let dir: string;
   let pki: TestPki;
   let tokenFile: string;

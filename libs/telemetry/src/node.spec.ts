@@ -86,6 +86,36 @@ describe('startTelemetry', () => {
     expect(telemetry).toMatchObject({ enabled: true, traces: 'otlp', metrics: 'otlp', metricsUrl: undefined });
   });
 
+  it('sends nothing anywhere when no endpoint is set, whatever NodeSDK would read from process.env', async () => {
+    // A listener where NodeSDK's own defaults would send traces and logs if it configured itself from process.env.
+    const connections: net.Socket[] = [];
+    const listener = net.createServer((socket) => connections.push(socket));
+    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+    const { port } = listener.address() as net.AddressInfo;
+    const saved = { ...process.env };
+    Object.assign(process.env, {
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
+    });
+    try {
+      telemetry = await startTelemetry({ serviceName: 'supwalsh-test', env: { SUPWALSH_METRICS_PORT: '0' } });
+      expect(telemetry).toMatchObject({ traces: 'none', metrics: 'none' });
+      const span = getTracer().startSpan('x');
+      expect(trace.isSpanContextValid(span.spanContext())).toBe(true);
+      span.end();
+      getMeter().createCounter(METRIC_NAMES.trainImages).add(1);
+      await telemetry.forceFlush();
+      await telemetry.shutdown();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(connections).toHaveLength(0);
+    } finally {
+      for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
+      Object.assign(process.env, saved);
+      for (const socket of connections) socket.destroy();
+      await new Promise<void>((resolve) => listener.close(() => resolve()));
+    }
+  });
+
   it('registers nothing when OTEL_SDK_DISABLED=true', async () => {
     telemetry = await startTelemetry({ serviceName: 'supwalsh-test', env: { OTEL_SDK_DISABLED: 'true' } });
     expect(telemetry.enabled).toBe(false);

@@ -6,6 +6,7 @@ import {
   DiagLogLevel,
   metrics,
   propagation,
+  ROOT_CONTEXT,
   trace,
   type Attributes,
   type DiagLogger,
@@ -21,11 +22,12 @@ import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
-import { MeterProvider, PeriodicExportingMetricReader, type IMetricReader } from '@opentelemetry/sdk-metrics';
+import { PeriodicExportingMetricReader, type IMetricReader } from '@opentelemetry/sdk-metrics';
+import { NodeSDK } from '@opentelemetry/sdk-node';
 import {
   BatchSpanProcessor,
+  NoopSpanProcessor,
   SimpleSpanProcessor,
-  TracerProvider,
   type SpanExporter,
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace';
@@ -78,9 +80,14 @@ export interface Telemetry {
 type Env = Readonly<Record<string, string | undefined>>;
 
 /**
- * Starts OpenTelemetry for a service process (its `main.ts`, before anything else): registers the global tracer
- * and meter providers, the AsyncLocalStorage context manager and the W3C trace-context and baggage propagators,
- * so the libraries' `@opentelemetry/api` calls record for real.
+ * Starts OpenTelemetry for a service process (its `main.ts`, before anything else) through `@opentelemetry/sdk-node`'s
+ * `NodeSDK`: registers the global tracer and meter providers, the AsyncLocalStorage context manager and the W3C
+ * trace-context and baggage propagators, so the libraries' `@opentelemetry/api` calls record for real.
+ *
+ * Every part is handed to `NodeSDK` explicitly (span processors, metric readers, an empty list of log processors,
+ * the resource, no instrumentations, no resource detection), so it never falls back to its own environment-driven
+ * defaults — which would export traces and logs over OTLP to `localhost` when no endpoint is set. Nothing leaves
+ * the process unless an endpoint (or `OTEL_*_EXPORTER=otlp`) says where.
  *
  * - Resource: `service.name` (`OTEL_SERVICE_NAME` wins over `serviceName`), `service.instance.id`, `service.version`,
  *   `service.namespace` `supwalsh`, `host.name`, `process.pid`, and `OTEL_RESOURCE_ATTRIBUTES`.
@@ -180,28 +187,29 @@ export async function startTelemetry(options: StartTelemetryOptions): Promise<Te
     }
   }
 
-  const tracerProvider = new TracerProvider({ resource, spanProcessors });
-  const meterProvider = new MeterProvider({ resource, readers });
-  const contextManager = new AsyncLocalStorageContextManager().enable();
+  // Spans get ids (for logs and for the calls to other services) even when none are exported: NodeSDK registers a
+  // tracer provider only when it has a span processor, so the no-export case gets a processor that drops them.
+  if (spanProcessors.length === 0) spanProcessors.push(new NoopSpanProcessor());
+  const contextManager = new AsyncLocalStorageContextManager();
   if (logger) diag.setLogger(diagLogger(logger), DiagLogLevel.WARN);
-  const registered = [
-    context.setGlobalContextManager(contextManager),
-    propagation.setGlobalPropagator(
-      new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] })
-    ),
-    trace.setGlobalTracerProvider(tracerProvider),
-    metrics.setGlobalMeterProvider(meterProvider),
-  ];
-  if (registered.includes(false)) {
+  // Already-registered globals make NodeSDK's registration fail silently: look before, to say so.
+  const alreadyRegistered = isRegistered();
+  const sdk = new NodeSDK({
+    resource,
+    autoDetectResources: false,
+    contextManager,
+    textMapPropagator: new CompositePropagator({
+      propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()],
+    }),
+    spanProcessors,
+    metricReaders: readers,
+    logRecordProcessors: [],
+    instrumentations: [],
+  });
+  sdk.start();
+  if (alreadyRegistered) {
     logger?.warn('another OpenTelemetry SDK was registered first in this process; this one may not see everything');
   }
-  logger?.info('OpenTelemetry started', {
-    serviceName,
-    traces: traces === 'otlp' ? `otlp ${tracesEndpoint ?? '(OTLP default endpoint)'}` : traces,
-    metrics:
-      metricsKind === 'otlp' ? `otlp ${metricsEndpoint ?? '(OTLP default endpoint)'}` : (metricsUrl ?? metricsKind),
-  });
-
   let stopping: Promise<void> | undefined;
   return {
     enabled: true,
@@ -211,11 +219,11 @@ export async function startTelemetry(options: StartTelemetryOptions): Promise<Te
       return stopping ? undefined : metricsUrl;
     },
     async forceFlush() {
-      await Promise.all([tracerProvider.forceFlush(), meterProvider.forceFlush()]);
+      await Promise.all([...spanProcessors.map((p) => p.forceFlush()), ...readers.map((r) => r.forceFlush())]);
     },
     shutdown() {
       stopping ??= (async () => {
-        const flushed = Promise.allSettled([tracerProvider.shutdown(), meterProvider.shutdown()]);
+        const flushed = sdk.shutdown().catch(() => undefined);
         let timer: NodeJS.Timeout | undefined;
         const timeout = new Promise<void>((resolve) => {
           timer = setTimeout(resolve, SHUTDOWN_TIMEOUT_MS);
@@ -232,6 +240,14 @@ export async function startTelemetry(options: StartTelemetryOptions): Promise<Te
       return stopping;
     },
   };
+}
+
+/**
+ * Whether a tracer provider is registered globally already (by another SDK): the no-op provider's spans have an
+ * invalid context. The probe span is never ended, so it is never exported.
+ */
+function isRegistered(): boolean {
+  return trace.isSpanContextValid(trace.getTracer('supwalsh-probe').startSpan('probe', {}, ROOT_CONTEXT).spanContext());
 }
 
 /** A Prometheus exporter whose HTTP server listens (or failed to). */

@@ -1,16 +1,24 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { lacks } from '../../../vitest.shared.js';
+import { COORDINATOR_USAGE } from './coordinator-options.js';
 
 const CLI = path.resolve(import.meta.dirname, '../dist/cli.js');
+const SERVE = path.resolve(import.meta.dirname, '../dist/main.js');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'supwalsh-cli-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const { SUPWALSH_COORDINATOR: _, ...rest } = process.env;
-  return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...rest, ...env }, timeout: 180_000 });
+function cli(args: string[], env: NodeJS.ProcessEnv = {}, main = CLI) {
+  const rest = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SUPWALSH_')));
+  return spawnSync(process.execPath, [main, ...args], {
+    encoding: 'utf8',
+    env: { SUPWALSH_METRICS_PORT: '0', ...rest, ...env },
+    timeout: 180_000,
+  });
 }
 
 describe('the supwalsh command line', () => {
@@ -51,5 +59,117 @@ describe('the supwalsh command line', () => {
     const bad = cli(['submit', '--spec', path.join(dir, 'missing.yaml')]);
     expect(bad.status).toBe(1);
     expect(bad.stderr).toContain('missing.yaml');
+  });
+
+  it.each(['submit', 'watch', 'list', 'cancel', 'download'])('answers %s --help with its usage, exit 0', (command) => {
+    const r = cli([command, '--help']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^usage: /);
+    expect(r.stdout).toContain('--coordinator');
+  });
+
+  it('refuses an unknown flag, a missing id, an extra argument and a bad --after with exit 2, naming them', () => {
+    const cases: [string[], RegExp][] = [
+      [['list', '--bogus'], /^supwalsh list: Unknown option '--bogus'/],
+      [['watch'], /^supwalsh watch: the experiment id is missing/],
+      [['cancel', 'exp-a', 'exp-b'], /^supwalsh cancel: unexpected argument "exp-b"/],
+      [['watch', 'exp-a', '--after', 'abc'], /^supwalsh watch: --after must be a non-negative integer, got "abc"/],
+      [['download', 'exp-a', '--runs=yes'], /^supwalsh download: Option '--runs' does not take an argument/],
+    ];
+    for (const [args, message] of cases) {
+      const r = cli(args);
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stderr, args.join(' ')).toMatch(message);
+    }
+  });
+
+  it('reads every flag from its SUPWALSH_ variable, the flag winning', () => {
+    const fromEnv = cli(['watch', 'exp-a'], { SUPWALSH_AFTER: 'x1' });
+    expect(fromEnv.status).toBe(2);
+    expect(fromEnv.stderr).toContain('--after must be a non-negative integer, got "x1"');
+    const flagWins = cli(['submit', '--spec', path.join(dir, 'missing.yaml')], { SUPWALSH_LOCAL: '0' });
+    expect(flagWins.stderr).toContain('--local must be an integer from 1 to 64, got 0');
+    expect(cli(['list'], { SUPWALSH_TLS: 'maybe' }).stderr).toMatch(/SUPWALSH_TLS must be 1, true, 0 or false/);
+  });
+
+  it('names a SUPWALSH_ variable for every flag of serve', () => {
+    const flagLines = COORDINATOR_USAGE.split('\n').filter((l) => /^\s+--[a-z]/.test(l) && !l.includes('--help'));
+    expect(flagLines.length).toBeGreaterThan(10);
+    for (const line of flagLines) expect(line, line).toMatch(/\(SUPWALSH_[A-Z_]+[;)]/);
+  });
+
+  it('serve: a port out of range and a data directory that is a file are one-line usage errors (exit 2)', () => {
+    const file = path.join(dir, 'a-file');
+    fs.writeFileSync(file, '');
+    const port = cli(['--listen', '127.0.0.1:99999'], {}, SERVE);
+    expect(port.status).toBe(2);
+    expect(port.stderr).toMatch(/^--listen must be HOST:PORT with a port from 0 to 65535, got "127.0.0.1:99999"\n/);
+    const dataDir = cli(['--listen', '127.0.0.1:0', '--data-dir', file], {}, SERVE);
+    expect(dataDir.status).toBe(2);
+    expect(dataDir.stderr).toBe(
+      `coordinator: --data-dir ${file} cannot hold the store (EEXIST: not a writable directory)\n`
+    );
+  });
+
+  it('serve: a busy port is one line, exit 1', async () => {
+    const busy = net.createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    const { port } = busy.address() as net.AddressInfo;
+    try {
+      const r = await new Promise<{ status: number | null; stderr: string }>((resolve) => {
+        const child = spawn(
+          process.execPath,
+          [SERVE, '--listen', `127.0.0.1:${port}`, '--data-dir', path.join(dir, 'busy')],
+          {
+            env: { ...process.env, SUPWALSH_METRICS_PORT: '0', GRPC_VERBOSITY: 'NONE', SUPWALSH_LOG_LEVEL: 'error' },
+          }
+        );
+        let stderr = '';
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        child.on('exit', (status) => resolve({ status, stderr }));
+      });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toBe(
+        `coordinator: cannot listen on 127.0.0.1:${port}: listen EADDRINUSE: address already in use 127.0.0.1:${port}\n`
+      );
+    } finally {
+      await new Promise<void>((resolve) => busy.close(() => resolve()));
+    }
+  });
+
+  it.skipIf(lacks('openssl'))('serve: --tls-ca without a certificate of its own is a one-line usage error', () => {
+    const ca = path.join(dir, 'ca.crt');
+    spawnSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        path.join(dir, 'ca.key'),
+        '-out',
+        ca,
+        '-days',
+        '2',
+        '-subj',
+        '/CN=test-ca',
+      ],
+      { stdio: 'ignore' }
+    );
+    const r = cli(
+      ['--listen', '127.0.0.1:0', '--data-dir', path.join(dir, 'tls'), '--tls-ca', ca],
+      {
+        SUPWALSH_LOG_LEVEL: 'error',
+      },
+      SERVE
+    );
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe(
+      'coordinator: --tls-ca: needs --tls-cert and --tls-key: the coordinator serves TLS to check client certificates\n'
+    );
   });
 });

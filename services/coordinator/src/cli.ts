@@ -26,8 +26,10 @@ commands:
   cancel     cancel an experiment:               cancel <experiment id> [--reason <text>]
   download   download an experiment's report:    download <experiment id> [--out <dir>] [--runs]
 
-Every command but serve and worker takes --coordinator <host:port> (or $SUPWALSH_COORDINATOR) and the
-connection flags --token, --token-file, --tls-ca and --tls (below).
+Every command answers --help. Every command but serve and worker takes --coordinator <host:port> and the
+connection flags --token, --token-file, --tls-ca and --tls; every flag --name is also read from $SUPWALSH_NAME.
+Exit codes: 0 done, 1 failed, 2 usage error.
+
 ${SUBMIT_USAGE}`;
 
 /** Runs a service's own entry point in this terminal, forwarding signals. */

@@ -86,6 +86,12 @@ const INTEGER_OPTIONS = {
   'max-message-bytes': { env: 'SUPWALSH_MAX_MESSAGE_BYTES', key: 'maxMessageBytes', min: 2 << 20 },
 } as const;
 
+/** `host:port` with a port from 0 to 65535. */
+function isHostPort(text: string): boolean {
+  const match = /^.+:(\d{1,5})$/.exec(text);
+  return match !== null && Number(match[1]) <= 65_535;
+}
+
 function integer(option: string, text: string, min: number): number {
   const value = Number(text);
   if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < min) {
@@ -131,8 +137,8 @@ export function parseCoordinatorConfig(argv: readonly string[], env: NodeJS.Proc
     return fromEnv ? [variable, fromEnv] : undefined;
   };
   const listen = pick('listen', 'SUPWALSH_LISTEN');
-  if (listen && !/^.+:\d{1,5}$/.test(listen[1])) {
-    throw new ConfigError(listen[0], `must be HOST:PORT, got ${JSON.stringify(listen[1])}`);
+  if (listen && !isHostPort(listen[1])) {
+    throw new ConfigError(listen[0], `must be HOST:PORT with a port from 0 to 65535, got ${JSON.stringify(listen[1])}`);
   }
   const dataDir = path.resolve(pick('data-dir', 'SUPWALSH_DATA_DIR')?.[1] ?? DEFAULT_DATA_DIR);
   const artifactsDir = path.resolve(
@@ -149,8 +155,11 @@ export function parseCoordinatorConfig(argv: readonly string[], env: NodeJS.Proc
   }
   const protoDir = pick('proto-dir', 'SUPWALSH_PROTO_DIR')?.[1];
   const healthListen = pick('health-listen', 'SUPWALSH_HEALTH_LISTEN');
-  if (healthListen && !/^.+:\d{1,5}$/.test(healthListen[1])) {
-    throw new ConfigError(healthListen[0], `must be HOST:PORT, got ${JSON.stringify(healthListen[1])}`);
+  if (healthListen && !isHostPort(healthListen[1])) {
+    throw new ConfigError(
+      healthListen[0],
+      `must be HOST:PORT with a port from 0 to 65535, got ${JSON.stringify(healthListen[1])}`
+    );
   }
   const httpListen = pick('http-listen', 'SUPWALSH_HTTP_LISTEN');
   if (httpListen && !/^.+:\d{1,5}$/.test(httpListen[1])) {

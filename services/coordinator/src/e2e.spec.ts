@@ -5,6 +5,7 @@ import { ArtifactKind, ExperimentState, RunState } from '@supwalsh/proto';
 import { createSupWalshClient, type SupWalshClient } from '@supwalsh/sdk';
 import { parseSpecText } from '@supwalsh/wire';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { lacks } from '../../../vitest.shared.js';
 import { startLocalCluster, type LocalCluster } from './cli/local-cluster.js';
 
 const SPEC = parseSpecText(`
@@ -82,7 +83,7 @@ describe('the service on loopback: a real coordinator and 2 worker processes', (
     }
   );
 
-  it.skipIf(!fs.existsSync('/usr/share/datasets/fashion-mnist'))(
+  it.skipIf(lacks('fashion-mnist'))(
     "finds Debian's Fashion-MNIST for a spec that names no dataset root",
     { timeout: 120_000 },
     async () => {

@@ -45,24 +45,50 @@ async function main(): Promise<number> {
   try {
     store = openStore(config.dataDir, { artifactsDir: config.artifactsDir });
   } catch (error: unknown) {
-    if (!(error instanceof StoreIntegrityError)) throw error;
-    // A store that cannot be trusted is not served: exit 2 with the file and what to do (deploy/README.md).
-    process.stderr.write(`coordinator: refusing to start: ${error.message}\n`);
-    await telemetry.shutdown().catch(() => undefined);
+    if (error instanceof StoreIntegrityError) {
+      // A store that cannot be trusted is not served: exit 2 with the file and what to do (deploy/README.md).
+      process.stderr.write(`coordinator: refusing to start: ${error.message}\n`);
+      await telemetry.shutdown().catch(() => undefined);
+      return 2;
+    }
+    const code = (error as NodeJS.ErrnoException).code;
+    if (!code || !['EEXIST', 'ENOTDIR', 'EACCES', 'EPERM', 'EROFS'].includes(code)) throw error;
+    process.stderr.write(
+      `coordinator: --data-dir ${config.dataDir} cannot hold the store (${code}: not a writable directory)\n`
+    );
+    await telemetry.shutdown();
     return 2;
   }
-  const server = await createCoordinatorServer({
-    store,
-    dataDir: config.dataDir,
-    artifactsDir: config.artifactsDir,
-    listen: config.listen,
-    logger,
-    settings: config.settings,
-    protoDir: config.protoDir,
-    security,
-    ...(config.healthListen ? { healthListen: config.healthListen } : {}),
-    ...(config.httpListen ? { httpListen: config.httpListen } : {}),
-  });
+  let server;
+  try {
+    server = await createCoordinatorServer({
+      store,
+      dataDir: config.dataDir,
+      artifactsDir: config.artifactsDir,
+      listen: config.listen,
+      logger,
+      settings: config.settings,
+      protoDir: config.protoDir,
+      security,
+      ...(config.healthListen ? { healthListen: config.healthListen } : {}),
+      ...(config.httpListen ? { httpListen: config.httpListen } : {}),
+    });
+  } catch (error: unknown) {
+    store.close();
+    await telemetry.shutdown();
+    // Settings the server checks as it starts (TLS without a certificate) are usage errors; a busy port is not.
+    if (error instanceof SecurityError) {
+      process.stderr.write(`coordinator: ${error.message}\n`);
+      return 2;
+    }
+    const message = toError(error).message;
+    const busy = /EADDRINUSE|EACCES|EADDRNOTAVAIL|No address added/.exec(message);
+    if (!busy) throw error;
+    process.stderr.write(
+      `coordinator: cannot listen on ${config.listen}: ${message.replace(/^.*errors: \[|\]$/g, '')}\n`
+    );
+    return 1;
+  }
   return new Promise<number>((resolve) => {
     let signalled = false;
     const stop = (signal: NodeJS.Signals) => {

@@ -63,7 +63,8 @@ export function runToProto(run: RunRecord, store: Store): Run {
     label: run.label,
     state: runStateToProto(run.state),
     statusMessage: run.statusMessage,
-    phase: run.state === 'RUNNING' ? run.phase : Phase.PHASE_UNSPECIFIED,
+    // A re-forming run is still in its phase (it resumes there); only a queued or ended run has none.
+    phase: run.state === 'RUNNING' || run.state === 'REFORMING' ? run.phase : Phase.PHASE_UNSPECIFIED,
     worldSize: active ? run.worldSize : 0,
     generation: run.generation,
     workerIds: active ? [...run.workerIds] : [],

@@ -506,6 +506,7 @@ describe('scheduling runs on workers', () => {
     const waiting = (await getExperiment(c, experiment.id)).runs[0];
     expect(waiting?.state).toBe(RunState.RUN_STATE_REFORMING);
     expect(waiting?.statusMessage).toMatch(/re-forming with at least 2 free workers/);
+    expect(waiting?.phase, 'a re-forming run keeps showing its phase').toBe(Phase.PHASE_PREPARING);
     expect(a.starts).toHaveLength(1);
     // A replacement registers: generation 2 forms; its ring breaks again, past the limit: the run fails.
     const replacement = await addWorker(c, 'worker-c');

@@ -220,6 +220,10 @@ export class Scheduler {
   private schedulePass(): void {
     const { store } = this.ctx;
     const starts: RingStart[] = [];
+    // A REFORMING run that ended any other way (cancelled, failed, timed out) leaves no entry behind.
+    for (const runId of this.reformingSince.keys()) {
+      if (store.getRun(runId)?.state !== 'REFORMING') this.reformingSince.delete(runId);
+    }
     store.transaction(() => {
       let free = this.freeWorkers(this.ctx.clock());
       if (free.length === 0) return;

@@ -29,6 +29,7 @@ import { createTestPki, type TestKeyPair, type TestPki } from '@supwalsh/securit
 import { parseSpecText } from '@supwalsh/wire';
 import { WORKER_MAIN } from '@supwalsh/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { lacks } from '../../../vitest.shared.js';
 import { readCoordinatorSecurity } from './coordinator-options.js';
 import { HealthClient } from './health-client.spec-helper.js';
 import type { CoordinatorLogger } from './logger.js';
@@ -49,7 +50,7 @@ backend: wasm
 outputs: { report: false, saveWeights: false }
 `);
 
-describe('security on loopback: TLS, bearer tokens and the cluster certificate', () => {
+describe.skipIf(lacks('openssl'))('security on loopback: TLS, bearer tokens and the cluster certificate', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'supwalsh-security-e2e-'));
   const dataDir = path.join(dir, 'data');
   const refusals: { method: unknown; code: unknown }[] = [];

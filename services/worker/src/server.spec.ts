@@ -18,6 +18,7 @@ import { createChannelCredentials, readTlsFiles } from '@supwalsh/security';
 import { createTestPki, type TestKeyPair, type TestPki } from '@supwalsh/security/testing';
 import { service as healthService } from 'grpc-health-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { lacks } from '../../../vitest.shared.js';
 import { workerClient } from './e2e/harness.js';
 import { silentWorkerLogger } from './logger.js';
 import { createWorkerServer, type WorkerServerHandle } from './server.js';
@@ -108,7 +109,7 @@ describe('the worker server', () => {
   });
 });
 
-describe('the worker server with mutual TLS', () => {
+describe.skipIf(lacks('openssl'))('the worker server with mutual TLS', () => {
   let worker: WorkerServerHandle;
   let dir: string;
   let pki: TestPki;

@@ -1,6 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { REQUIREMENTS } from '../../../vitest.shared.js';
+import { deadMarkdownLinks, relativeLinks } from './markdown-links.js';
 import { readWorkspaceGraph, WORKSPACE_ROOT, type WorkspaceGraph } from './workspace-graph.js';
 
 /**
@@ -27,6 +29,20 @@ function layerOf(graph: WorkspaceGraph, name: string): number {
   const tags = graph.projects.get(name)?.tags.filter((t) => t in LAYER_RANK) ?? [];
   if (tags.length !== 1) throw new Error(`project ${name} must have exactly one layer:* tag, has [${tags.join(', ')}]`);
   return LAYER_RANK[tags[0]!]!;
+}
+
+/** The test files of every project (not node_modules or build output). */
+function specFiles(): string[] {
+  const out: string[] = [];
+  const walk = (dir: string) => {
+    for (const entry of fs.readdirSync(path.join(WORKSPACE_ROOT, dir), { withFileTypes: true })) {
+      const rel = path.join(dir, entry.name);
+      if (entry.isDirectory() && !['node_modules', 'dist', '.nx', '.git'].includes(entry.name)) walk(rel);
+      else if (entry.isFile() && entry.name.endsWith('.spec.ts')) out.push(rel);
+    }
+  };
+  for (const top of ['libs', 'services', 'tools', 'deploy']) walk(top);
+  return out;
 }
 
 function readJson(file: string): Record<string, unknown> {
@@ -90,5 +106,52 @@ describe('the workspace', () => {
   it('never lets Nx reach a cloud service', () => {
     expect(readJson('nx.json')['neverConnectToCloud']).toBe(true);
     expect(readJson('nx.json')['nxCloudId']).toBeUndefined();
+  });
+
+  it('has no relative link in any Markdown file that leads nowhere or out of the repository', () => {
+    const dead = deadMarkdownLinks(WORKSPACE_ROOT).map((d) => `${d.file}:${d.line} ${d.target} (${d.reason})`);
+    expect(dead).toEqual([]);
+  });
+
+  it('installs in CI every Debian package a test may need, except PyTorch', () => {
+    const ci = fs.readFileSync(path.join(WORKSPACE_ROOT, '.ci', 'run'), 'utf8');
+    for (const [name, { install }] of Object.entries(REQUIREMENTS)) {
+      if (name === 'torch' || name === 'tar') continue; // torch: fixtures and benchmarks only; tar: in every base image
+      const pkg = install.replace('apt-get install ', '');
+      expect(ci, `.ci/run installs ${pkg}`).toMatch(new RegExp(`apt_packages\\+=\\(${pkg}\\)`));
+    }
+    expect(ci).toMatch(/^export SUPWALSH_REQUIRE_ALL_TESTS=1$/m);
+  });
+
+  it('skips tests only through the shared helper (vitest.shared.js: lacks)', () => {
+    const specs = specFiles();
+    const adHoc = specs.filter((file) => {
+      const text = fs.readFileSync(path.join(WORKSPACE_ROOT, file), 'utf8');
+      return /\.(?:skipIf|runIf)\((?!lacks\(|no[A-Z]\w*\))/.test(text) || /existsSync\('\/usr\/share/.test(text);
+    });
+    expect(adHoc).toEqual([]);
+  });
+
+  it('links its own design document from the README', () => {
+    const readme = fs.readFileSync(path.join(WORKSPACE_ROOT, 'README.md'), 'utf8');
+    expect(relativeLinks(readme).map((l) => l.target)).toContain('docs/ARCHITECTURE.md');
+  });
+});
+
+describe('relativeLinks', () => {
+  it('finds inline links, images and reference definitions, and skips URLs, anchors and code', () => {
+    const text = [
+      'See [the guide](deploy/README.md#images "title") and ![plot](plots/a.svg).',
+      '[web](https://example.com) [top](#top) [mail](mailto:a@b.c) `[code](nope.md)`',
+      '```',
+      '[fenced](nope.md)',
+      '```',
+      '[ref]: ../outside.md',
+    ].join('\n');
+    expect(relativeLinks(text)).toEqual([
+      { line: 1, target: 'deploy/README.md#images' },
+      { line: 1, target: 'plots/a.svg' },
+      { line: 6, target: '../outside.md' },
+    ]);
   });
 });

@@ -1,6 +1,5 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import type { ExperimentResult } from '@supwalsh/method';
 import {
   ArtifactKind,
@@ -20,6 +19,7 @@ import {
 } from '@supwalsh/sdk';
 import { resolveClientToken, TLS_OPTIONS } from '@supwalsh/security';
 import { experimentEventToMethodEvent, parseSpecText, runResultFromJson } from '@supwalsh/wire';
+import { nonNegativeInteger, parseCommandArgs, USAGE_EXIT_CODE } from './args.js';
 import { startLocalCluster, type LocalCluster } from './local-cluster.js';
 
 export interface CliIo {
@@ -30,11 +30,16 @@ export interface CliIo {
   readonly signal?: AbortSignal;
 }
 
-/** The connection flags every command but serve and worker takes (with --coordinator). */
-export const CONNECT_USAGE = `  --token <token>        bearer token (or $SUPWALSH_TOKEN)
+/** The connection flags every command but serve and worker takes. */
+export const CONNECT_USAGE = `  --coordinator <h:p>    the coordinator (or $SUPWALSH_COORDINATOR)
+  --token <token>        bearer token (or $SUPWALSH_TOKEN)
   --token-file <file>    file whose first line is the bearer token (or $SUPWALSH_TOKEN_FILE)
   --tls-ca <file>        TLS, verifying the coordinator against this CA (or $SUPWALSH_TLS_CA)
-  --tls                  TLS, verifying the coordinator against the system's root certificates
+  --tls                  TLS, verifying the coordinator against the system's root certificates (or $SUPWALSH_TLS=1)
+  -h, --help             print this and exit
+
+Every flag --name is also read from $SUPWALSH_NAME (dashes as underscores); a flag wins over its variable.
+Exit codes: 0 done, 1 failed (or the experiment did not succeed), 2 usage error.
 `;
 
 export const SUBMIT_USAGE = `usage: nx run coordinator:submit -- --spec <file> [options]
@@ -46,6 +51,28 @@ export const SUBMIT_USAGE = `usage: nx run coordinator:submit -- --spec <file> [
   --data-dir <dir>       the embedded cluster's store, artifacts and datasets       default .supwalsh/local
   --out <dir>            where the report is downloaded                         default reports/<spec name>
   --detach               submit, print the experiment id and return (needs --coordinator)
+${CONNECT_USAGE}`;
+
+export const WATCH_USAGE = `usage: supwalsh watch <experiment id> [--after <sequence>] [options]
+
+  Streams the experiment's events until it ends (exit 1 if it failed or was cancelled).
+  --after <sequence>     start after this event sequence number                                default 0
+${CONNECT_USAGE}`;
+
+export const LIST_USAGE = `usage: supwalsh list [options]
+
+  One line per experiment, newest first.
+${CONNECT_USAGE}`;
+
+export const CANCEL_USAGE = `usage: supwalsh cancel <experiment id> [--reason <text>] [options]
+
+  --reason <text>        why, stored with the experiment
+${CONNECT_USAGE}`;
+
+export const DOWNLOAD_USAGE = `usage: supwalsh download <experiment id> [--out <dir>] [--runs] [options]
+
+  --out <dir>            where to write                                       default reports/<spec name>
+  --runs                 also every run's weights and results
 ${CONNECT_USAGE}`;
 
 function stateName(state: ExperimentState): string {
@@ -129,41 +156,40 @@ async function printResults(io: CliIo, outDir: string): Promise<void> {
 
 /** `submit`: exit code 0 when the experiment succeeded, 1 when it failed or was cancelled, 2 for bad usage. */
 export async function submitCommand(argv: readonly string[], io: CliIo): Promise<number> {
-  const { values } = parseArgs({
-    args: [...argv],
-    options: {
+  const args = parseCommandArgs(
+    'submit',
+    SUBMIT_USAGE,
+    argv,
+    {
       spec: { type: 'string' },
       local: { type: 'string', default: '2' },
       'data-dir': { type: 'string', default: '.supwalsh/local' },
       out: { type: 'string' },
-      detach: { type: 'boolean', default: false },
+      detach: { type: 'boolean' },
       ...CONNECT_OPTIONS,
-      help: { type: 'boolean', short: 'h', default: false },
     },
-    strict: true,
-  });
-  if (values.help) {
-    io.stdout.write(SUBMIT_USAGE);
-    return 0;
-  }
+    io
+  );
+  if ('exitCode' in args) return args.exitCode;
+  const { values } = args;
   if (!values.spec) {
-    io.stderr.write(`--spec is required\n\n${SUBMIT_USAGE}`);
-    return 2;
+    io.stderr.write(`supwalsh submit: --spec is required\n\n${SUBMIT_USAGE}`);
+    return USAGE_EXIT_CODE;
   }
   const workers = Number(values.local);
   if (!Number.isInteger(workers) || workers < 1 || workers > 64) {
-    io.stderr.write(`--local must be an integer from 1 to 64, got ${values.local}\n`);
-    return 2;
+    io.stderr.write(`supwalsh submit: --local must be an integer from 1 to 64, got ${values.local}\n`);
+    return USAGE_EXIT_CODE;
   }
   const spec = parseSpecText(await fs.readFile(values.spec, 'utf8'), values.spec);
-  let address = values.coordinator ?? io.env[COORDINATOR_ADDRESS_ENV];
+  let address = values.coordinator;
   if (values.detach && !address) {
-    io.stderr.write('--detach needs a coordinator (--coordinator or $SUPWALSH_COORDINATOR)\n');
-    return 2;
+    io.stderr.write(`supwalsh submit: --detach needs a coordinator (--coordinator or $${COORDINATOR_ADDRESS_ENV})\n`);
+    return USAGE_EXIT_CODE;
   }
   let cluster: LocalCluster | undefined;
   if (!address) {
-    const dataDir = path.resolve(values['data-dir']);
+    const dataDir = path.resolve(values['data-dir'] ?? '.supwalsh/local');
     io.stdout.write(
       `starting a local cluster: coordinator + ${workers} worker process${workers === 1 ? '' : 'es'} (data in ${dataDir})\n`
     );
@@ -229,8 +255,7 @@ export function clientOptions(values: ConnectValues, io: CliIo, address?: string
 }
 
 function connect(values: ConnectValues, io: CliIo): SupWalshClient {
-  const address = values.coordinator ?? io.env[COORDINATOR_ADDRESS_ENV];
-  return createSupWalshClient(clientOptions(values, io, address));
+  return createSupWalshClient(clientOptions(values, io, values.coordinator));
 }
 
 const CONNECT_OPTIONS = {
@@ -241,24 +266,31 @@ const CONNECT_OPTIONS = {
   tls: { type: 'boolean' },
 } as const;
 
+/** A command's one positional argument, the experiment id, or a usage error. */
+function experimentId(command: string, usage: string, positionals: readonly string[], io: CliIo): string | undefined {
+  const id = positionals[0];
+  if (!id) io.stderr.write(`supwalsh ${command}: the experiment id is missing\n\n${usage}`);
+  return id;
+}
+
 /** `watch <experiment id> [--after N]`: streams the experiment's events until it ends. */
 export async function watchCommand(argv: readonly string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: [...argv],
-    options: { ...CONNECT_OPTIONS, after: { type: 'string', default: '0' } },
-    allowPositionals: true,
-  });
-  const id = positionals[0];
-  if (!id) {
-    io.stderr.write('usage: watch <experiment id> [--after <sequence>] [--coordinator h:p]\n');
-    return 2;
+  const args = parseCommandArgs('watch', WATCH_USAGE, argv, { ...CONNECT_OPTIONS, after: { type: 'string' } }, io, 1);
+  if ('exitCode' in args) return args.exitCode;
+  const { values, positionals } = args;
+  const id = experimentId('watch', WATCH_USAGE, positionals, io);
+  if (!id) return USAGE_EXIT_CODE;
+  const after = nonNegativeInteger('after', values.after, 0);
+  if (typeof after === 'string') {
+    io.stderr.write(`supwalsh watch: ${after}\n`);
+    return USAGE_EXIT_CODE;
   }
   const client = connect(values, io);
   try {
     const experiment = await client.get(id);
     const print = createEventPrinter(io, new Map(experiment.runs.map((r) => [r.id, r.label])));
     for await (const event of client.watch(id, {
-      afterSequence: Number(values.after),
+      afterSequence: after,
       ...(io.signal ? { signal: io.signal } : {}),
     }))
       print(event);
@@ -271,8 +303,9 @@ export async function watchCommand(argv: readonly string[], io: CliIo): Promise<
 
 /** `list`: one line per experiment, newest first as the coordinator orders them. */
 export async function listCommand(argv: readonly string[], io: CliIo): Promise<number> {
-  const { values } = parseArgs({ args: [...argv], options: { ...CONNECT_OPTIONS } });
-  const client = connect(values, io);
+  const args = parseCommandArgs('list', LIST_USAGE, argv, { ...CONNECT_OPTIONS }, io);
+  if ('exitCode' in args) return args.exitCode;
+  const client = connect(args.values, io);
   try {
     for await (const e of client.listAll()) {
       const c = e.runCounts;
@@ -288,19 +321,21 @@ export async function listCommand(argv: readonly string[], io: CliIo): Promise<n
 
 /** `cancel <experiment id> [--reason text]`. */
 export async function cancelCommand(argv: readonly string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: [...argv],
-    options: { ...CONNECT_OPTIONS, reason: { type: 'string', default: '' } },
-    allowPositionals: true,
-  });
-  const id = positionals[0];
-  if (!id) {
-    io.stderr.write('usage: cancel <experiment id> [--reason <text>] [--coordinator h:p]\n');
-    return 2;
-  }
+  const args = parseCommandArgs(
+    'cancel',
+    CANCEL_USAGE,
+    argv,
+    { ...CONNECT_OPTIONS, reason: { type: 'string' } },
+    io,
+    1
+  );
+  if ('exitCode' in args) return args.exitCode;
+  const { values, positionals } = args;
+  const id = experimentId('cancel', CANCEL_USAGE, positionals, io);
+  if (!id) return USAGE_EXIT_CODE;
   const client = connect(values, io);
   try {
-    const e = await client.cancel(id, values.reason);
+    const e = await client.cancel(id, values.reason ?? '');
     io.stdout.write(`${e.id}: ${stateName(e.state)}\n`);
     return 0;
   } finally {
@@ -310,16 +345,18 @@ export async function cancelCommand(argv: readonly string[], io: CliIo): Promise
 
 /** `download <experiment id> [--out dir] [--runs]`: the report, plots and results (and with --runs, every run's weights). */
 export async function downloadCommand(argv: readonly string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: [...argv],
-    options: { ...CONNECT_OPTIONS, out: { type: 'string' }, runs: { type: 'boolean', default: false } },
-    allowPositionals: true,
-  });
-  const id = positionals[0];
-  if (!id) {
-    io.stderr.write('usage: download <experiment id> [--out <dir>] [--runs] [--coordinator h:p]\n');
-    return 2;
-  }
+  const args = parseCommandArgs(
+    'download',
+    DOWNLOAD_USAGE,
+    argv,
+    { ...CONNECT_OPTIONS, out: { type: 'string' }, runs: { type: 'boolean' } },
+    io,
+    1
+  );
+  if ('exitCode' in args) return args.exitCode;
+  const { values, positionals } = args;
+  const id = experimentId('download', DOWNLOAD_USAGE, positionals, io);
+  if (!id) return USAGE_EXIT_CODE;
   const client = connect(values, io);
   try {
     const e = await client.get(id);
