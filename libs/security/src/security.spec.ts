@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALLOW, createAuthInterceptor, unauthenticated } from './auth.js';
 import { PathEscapeError, TlsConfigError, TokenError, TokenFileError } from './errors.js';
 import { resolveInside } from './paths.js';
+import { principalOfCertificateSubject } from './principals.js';
 import { bindServer, shutdownServer } from './servers.js';
 import { createTestPki, type TestPki } from './testing.js';
 import {
@@ -35,7 +36,6 @@ import {
   readTokenFile,
   resolveClientToken,
 } from './tokens.js';
-import { principalOfCertificateSubject } from './principals.js';
 
 const ECHO_PATH = '/test.Echo/Echo';
 const identity = (b: Buffer) => b;

