@@ -200,7 +200,7 @@ describe('hardening, part A', () => {
       ['loss', { $case: 'stepProgress', value: step(1, 1, { loss: Number.NaN }) }],
       ['step', { $case: 'stepProgress', value: step(1, 1e9, { stepsTotal: 10 }) }],
       ['train_accuracy', { $case: 'epochMetrics', value: metrics(1, 7.5) }],
-      ['epoch', { $case: 'epochMetrics', value: metrics(2) }], // no step of epoch 2 yet
+      ['epoch', { $case: 'epochMetrics', value: metrics(2) }], // a forged epoch 2 before the real epoch 1
     ];
     // A valid first step, so that the metrics are judged against a run in epoch 1.
     expect(

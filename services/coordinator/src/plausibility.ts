@@ -17,7 +17,7 @@ import type { RunRecord } from './store.js';
  * Plausibility at the door (ARCHITECTURE.md invariant 5 for workers' reports): a progress report, epoch metrics or a
  * checkpoint outside what the run's spec allows is refused with INVALID_ARGUMENT before anything is stored — an
  * epoch beyond the phase's epochs, a step beyond the phase's steps, a non-finite or negative loss, an accuracy
- * outside [0, 1], metrics of an epoch no step has reached, metrics out of epoch order, steps going back within a
+ * outside [0, 1], metrics out of epoch order (each phase's epochs 1, 2, … once), steps going back within a
  * phase of the same ring. Replays of a re-formed ring (PROTOCOL.md step 11) stay acceptable: they repeat what
  * was plausible.
  */
@@ -114,16 +114,24 @@ function checkMetrics(
   requireFraction(`${at}.test_accuracy`, m.testAccuracy);
   requireFiniteAtLeastZero(`${at}.duration_seconds`, m.durationSeconds);
   if (stored.some((s) => s.phase === m.phase && s.epoch === m.epoch)) return; // a replay, dropped later
-  const reached =
-    progress !== undefined &&
-    ((PHASE_ORDER.get(progress.phase) ?? 0) > (PHASE_ORDER.get(m.phase) ?? 0) ||
-      (progress.phase === m.phase && progress.epoch >= m.epoch));
-  if (!reached) {
-    fail(`${at}.epoch`, `${m.epoch} has not been reached: the run reported no step of that epoch`);
-  }
+  // Every epoch of a phase ends with its metrics, so the next one is always the last stored + 1 (progress
+  // reports may be sparser: outputs.progress_every_steps).
   const last = Math.max(0, ...stored.filter((s) => s.phase === m.phase).map((s) => s.epoch));
-  if (m.epoch < last)
-    fail(`${at}.epoch`, `must follow the stored epoch ${last} (metrics stay in epoch order), got ${m.epoch}`);
+  // A ring resumed from a checkpoint past an epoch whose metrics never arrived cannot report them again.
+  const c = run.latestCheckpoint;
+  const resumedFrom = c && c.phase === m.phase ? (c.endOfEpoch ? c.epoch : c.epoch - 1) : 0;
+  if (m.epoch !== last + 1 && !(m.epoch > last && m.epoch <= resumedFrom + 1)) {
+    fail(
+      `${at}.epoch`,
+      `must be ${last + 1}, the epoch after the stored ${last} (metrics stay in epoch order), got ${m.epoch}`
+    );
+  }
+  const ahead =
+    progress !== undefined &&
+    progress.phase === m.phase &&
+    progress.stepsPerEpoch > 0 &&
+    m.epoch > Math.ceil(progress.stepsTotal / progress.stepsPerEpoch);
+  if (ahead) fail(`${at}.epoch`, `${m.epoch} is beyond the phase's steps (${progress!.stepsTotal})`);
 }
 
 /**
@@ -202,8 +210,11 @@ export function checkCheckpointPlausible(run: RunRecord, header: UploadArtifactH
   if (!c) fail('header.checkpoint', 'is required for a CHECKPOINT');
   const ref = c!;
   requireEpoch('header.checkpoint.epoch', run, ref.phase, ref.epoch);
-  if (ref.generation !== header.generation) {
-    fail('header.checkpoint.generation', `must be the header's generation ${header.generation}, got ${ref.generation}`);
+  if (ref.generation !== 0 && ref.generation !== header.generation) {
+    fail(
+      'header.checkpoint.generation',
+      `must be 0 or the header's generation ${header.generation}, got ${ref.generation}`
+    );
   }
   const progress = run.progress;
   if (!progress) {
