@@ -195,3 +195,11 @@ export {
 export { DataType, dataTypeFromJSON, dataTypeToJSON, Tensor } from './gen/supwalsh/v1/tensor.js';
 // ts-proto's helper types and the package name: identical in every generated file, exported once.
 export { type DeepPartial, type MessageFns, protobufPackage } from './gen/supwalsh/v1/spec.js';
+// Hand-written: checked number conversions around the generated codecs.
+export {
+  checkEncodable,
+  decodeChecked,
+  WireDecodeError,
+  WireNumberError,
+  type MessageCodec,
+} from './checked-numbers.js';

@@ -4,15 +4,21 @@ import path from 'node:path';
 import { type CallOptions, type ClientUnaryCall, Metadata, type ServiceError, status } from '@grpc/grpc-js';
 import {
   type ArtifactInfo,
+  checkEncodable,
   CoordinatorClient,
   type Experiment,
   type ExperimentEvent,
   ExperimentState,
-  type ExperimentSpec,
+  ExperimentSpec,
+  GetArtifactRequest,
   type GetArtifactResponse,
+  type MessageCodec,
+  WatchExperimentRequest,
+  WireNumberError,
   type LogLevel,
   type WatchExperimentResponse,
 } from '@supwalsh/proto';
+import { checkBearerToken, TokenError } from '@supwalsh/security';
 import { createTracingClientInterceptor } from '@supwalsh/telemetry/grpc';
 import {
   type ResolvedClientOptions,
@@ -178,6 +184,7 @@ export class SupWalshClient {
    * with another spec), or another {@link SupWalshError}.
    */
   async submit(spec: ExperimentSpec, options: SubmitOptions = {}): Promise<Experiment> {
+    checkNumbers(ExperimentSpec, spec);
     const requestId = options.requestId ?? (options.validateOnly ? '' : randomUUID());
     const response = await this.#unary(
       this.#client.submitExperiment,
@@ -245,6 +252,10 @@ export class SupWalshClient {
   async *#watch(experimentId: string, options: WatchOptions): AsyncGenerator<ExperimentEvent, void, undefined> {
     this.#assertOpen('watch');
     let lastSequence = options.afterSequence ?? 0;
+    checkNumbers(
+      WatchExperimentRequest,
+      WatchExperimentRequest.fromPartial({ experimentId, afterSequence: lastSequence })
+    );
     const operation = `watch(${experimentId})`;
     const stream = resumableStream<WatchExperimentResponse>({
       operation,
@@ -387,6 +398,10 @@ export class SupWalshClient {
   ): AsyncGenerator<Uint8Array, void, undefined> {
     this.#assertOpen('downloadArtifact');
     const start = options.offset ?? 0;
+    checkNumbers(
+      GetArtifactRequest,
+      GetArtifactRequest.fromPartial({ artifactId, offset: start, chunkBytes: options.chunkBytes ?? 0 })
+    );
     let position = start;
     let info: ArtifactInfo | undefined;
     const hash = start === 0 ? createHash('sha256') : undefined;
@@ -475,7 +490,14 @@ export class SupWalshClient {
       const reason = error instanceof Error ? error.message : String(error);
       throw new UnauthenticatedError(`the token function of the client options failed: ${reason}`, { cause: error });
     }
-    if (token !== '') metadata.set('authorization', `Bearer ${token}`);
+    if (token === '') return metadata;
+    try {
+      checkBearerToken(token, 'token');
+    } catch (error: unknown) {
+      if (error instanceof TokenError) throw new UnauthenticatedError(error.message, { cause: error });
+      throw error;
+    }
+    metadata.set('authorization', `Bearer ${token}`);
     return metadata;
   }
 
@@ -501,4 +523,19 @@ function checkId(method: string, argument: string, value: unknown): void {
 function required<T>(value: T | undefined, field: string): T {
   if (value === undefined) throw new SupWalshError(status.INTERNAL, `the coordinator's response lacks ${field}`);
   return value;
+}
+
+/**
+ * Checks, before anything is serialized, that every integer of `message` fits its proto field (uint32, a uint64 up
+ * to 2^53 − 1): grpc-js would otherwise fail with "Request message serialization failure" naming no field.
+ * Throws InvalidArgumentError with `field` set (`training.epochs`, `after_sequence`, `offset`).
+ */
+function checkNumbers<T>(codec: MessageCodec<T>, message: T): void {
+  try {
+    checkEncodable(codec, message);
+  } catch (error: unknown) {
+    if (error instanceof WireNumberError)
+      throw new InvalidArgumentError(error.message, { field: error.path, cause: error });
+    throw error;
+  }
 }

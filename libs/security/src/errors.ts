@@ -37,6 +37,18 @@ export class TokenFileError extends SecurityError {
   }
 }
 
+/** Thrown when a bearer token given to a client cannot be sent: empty or holding white space. Never shows it. */
+export class TokenError extends SecurityError {
+  override readonly name = 'TokenError';
+  constructor(
+    /** Where the token came from (`token`, `SUPWALSH_TOKEN`). */
+    readonly option: string,
+    message: string
+  ) {
+    super(`${option}: the bearer token ${message}`);
+  }
+}
+
 /**
  * Thrown when a path that must stay inside a directory (a dataset root under the data directory) leaves it:
  * absolute, `..` above the directory, or through a symbolic link that points outside.

@@ -17,14 +17,25 @@
  */
 export {
   ALLOW,
+  allowAs,
   createAuthInterceptor,
+  principalOfCall,
   permissionDenied,
   unauthenticated,
   type AuthDecision,
   type AuthPolicy,
   type AuthRequest,
 } from './auth.js';
-export { PathEscapeError, SecurityError, TlsConfigError, TokenFileError } from './errors.js';
+export { PathEscapeError, SecurityError, TlsConfigError, TokenError, TokenFileError } from './errors.js';
+export {
+  isRole,
+  LOCAL_PRINCIPAL,
+  principalOfCertificateSubject,
+  PRINCIPAL_NAME,
+  ROLES,
+  type Principal,
+  type Role,
+} from './principals.js';
 export { resolveInside } from './paths.js';
 export { bindServer, shutdownServer, startHealthServer } from './servers.js';
 export {
@@ -44,7 +55,10 @@ export {
 } from './tls.js';
 export {
   AUTHORIZATION_METADATA_KEY,
+  authorizationOf,
+  bareTokenPrincipalName,
   bearerTokenOf,
+  checkBearerToken,
   createBearerTokenInterceptor,
   createTokenSet,
   MIN_RECOMMENDED_TOKEN_LENGTH,
@@ -52,6 +66,8 @@ export {
   resolveClientToken,
   TOKEN_ENV,
   TOKEN_FILE_ENV,
+  type Authorization,
   type ClientTokenSources,
+  type TokenEntry,
   type TokenSet,
 } from './tokens.js';

@@ -27,6 +27,15 @@ function realpathOfExisting(p: string): string {
  * {@link PathEscapeError} naming `field`.
  */
 export function resolveInside(dir: string, relative: string, field: string): string {
+  // A NUL byte would cut the path short in the file system calls below the JavaScript strings.
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(relative)) {
+    throw new PathEscapeError(
+      field,
+      relative,
+      `${field} must not contain control characters (NUL, newlines, …), got ${JSON.stringify(relative)}`
+    );
+  }
   if (path.isAbsolute(relative)) {
     throw new PathEscapeError(
       field,

@@ -15,8 +15,9 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lacks } from '../../../vitest.shared.js';
 import { ALLOW, createAuthInterceptor, unauthenticated } from './auth.js';
-import { PathEscapeError, TlsConfigError, TokenFileError } from './errors.js';
+import { PathEscapeError, TlsConfigError, TokenError, TokenFileError } from './errors.js';
 import { resolveInside } from './paths.js';
+import { principalOfCertificateSubject } from './principals.js';
 import { bindServer, shutdownServer } from './servers.js';
 import { createTestPki, type TestPki } from './testing.js';
 import {
@@ -28,7 +29,9 @@ import {
   type TlsMaterial,
 } from './tls.js';
 import {
+  bareTokenPrincipalName,
   bearerTokenOf,
+  checkBearerToken,
   createBearerTokenInterceptor,
   createTokenSet,
   readTokenFile,
@@ -146,11 +149,58 @@ describe('tokens', () => {
   it('reads one token per line, skipping blank lines and comments, and refuses a file without one', () => {
     const tokens = path.join(dir, 'tokens');
     writeFileSync(tokens, '# operators\n\n  first-token-0123456789  \nshort\n');
-    expect(readTokenFile(tokens)).toEqual(['first-token-0123456789', 'short']);
+    expect(readTokenFile(tokens).map((e) => e.token)).toEqual(['first-token-0123456789', 'short']);
     const empty = path.join(dir, 'empty-tokens');
     writeFileSync(empty, '# nothing\n\n');
     expect(() => readTokenFile(empty, 'SUPWALSH_TOKEN_FILE')).toThrow(TokenFileError);
     expect(() => readTokenFile(empty, 'SUPWALSH_TOKEN_FILE')).toThrow(/^SUPWALSH_TOKEN_FILE \(.*\): holds no token/);
+  });
+
+  it('maps "<token> <principal> <role>" lines to principals; a bare token is a client named by its digest', () => {
+    const file = path.join(dir, 'role-tokens');
+    writeFileSync(
+      file,
+      'alice-token-0123456789 alice client\nworker-token-0123456789\tpool-a  worker\nold-bare-token-0123456\n'
+    );
+    const entries = readTokenFile(file);
+    expect(entries.map((e) => [e.principal.name, e.principal.role, e.bare])).toEqual([
+      ['alice', 'client', false],
+      ['pool-a', 'worker', false],
+      [bareTokenPrincipalName('old-bare-token-0123456'), 'client', true],
+    ]);
+    expect(bareTokenPrincipalName('old-bare-token-0123456')).toMatch(/^token-[0-9a-f]{12}$/);
+    const set = createTokenSet(entries);
+    expect(set.bare).toBe(1);
+    expect(set.authenticate('worker-token-0123456789')).toEqual({ name: 'pool-a', role: 'worker' });
+    expect(set.authenticate('alice-token-0123456789')).toEqual({ name: 'alice', role: 'client' });
+    expect(set.authenticate('nobody')).toBeUndefined();
+    // The client-side reader sends the first field of the first line.
+    expect(resolveClientToken({ tokenFile: file, env: {} })).toBe('alice-token-0123456789');
+    const bad = (text: string) => {
+      writeFileSync(file, text);
+      return () => readTokenFile(file);
+    };
+    expect(bad('t1-0123456789 alice\n')).toThrow(/line 1: expected "<token> <principal> <role>"/);
+    expect(bad('t1-0123456789 alice root\n')).toThrow(/line 1: the role must be one of client, worker, admin/);
+    expect(bad('t1-0123456789 alice client\nt2-0123456789 alice admin\n')).toThrow(
+      /line 2: principal alice has role client/
+    );
+    expect(bad('t1-0123456789 alice client\nt1-0123456789 bob client\n')).toThrow(/line 2: the token appears/);
+    expect(bad('t1-0123456789 alice client\nt1-0123456789 bob client\n')).not.toThrow(/t1-0123456789/);
+  });
+
+  it('maps a certificate subject to a principal: CN is the name, OU the role (worker by default)', () => {
+    expect(principalOfCertificateSubject('O=supwalsh\nCN=node-1')).toEqual({ name: 'node-1', role: 'worker' });
+    expect(principalOfCertificateSubject('CN=ops\nOU=admin')).toEqual({ name: 'ops', role: 'admin' });
+    expect(principalOfCertificateSubject('CN=ci\nOU=team-x\nOU=client')).toEqual({ name: 'ci', role: 'client' });
+  });
+
+  it('refuses to send a token holding white space (item 8: a trailing space)', () => {
+    expect(() => createBearerTokenInterceptor('abc-0123456789 ', 'SUPWALSH_TOKEN')).toThrow(TokenError);
+    expect(() => createBearerTokenInterceptor('abc-0123456789 ', 'SUPWALSH_TOKEN')).toThrow(
+      /^SUPWALSH_TOKEN: the bearer token contains leading or trailing white space/
+    );
+    expect(() => checkBearerToken('')).toThrow(/is empty/);
   });
 
   it('verifies tokens by their SHA-256 digests, whatever the length presented', () => {

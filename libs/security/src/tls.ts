@@ -229,6 +229,14 @@ export type PeerVerification =
   | { readonly ok: false; /** Why not, for a status message (names no secret). */ readonly reason: string };
 
 /**
+ * Why no certificate is there to check. grpc-js hands a handler the client certificate only when the TLS handshake
+ * verified it against the server's CA, so a certificate the cluster CA did not sign (or an expired one) looks the
+ * same as none: the reason says both.
+ */
+const NO_VERIFIED_CERTIFICATE =
+  'no client certificate signed by the cluster CA was presented (none was sent, or the one sent is not signed by the cluster CA or is expired)';
+
+/**
  * Checks a client certificate the TLS layer accepted without verifying (mode `optional`): present, within its
  * validity dates, issued and signed by one of `trusted` (the cluster CA; no intermediates).
  */
@@ -237,7 +245,7 @@ export function verifyPeerCertificate(
   trusted: readonly X509Certificate[],
   now: Date = new Date()
 ): PeerVerification {
-  if (!peer?.raw || peer.raw.length === 0) return { ok: false, reason: 'no client certificate was presented' };
+  if (!peer?.raw || peer.raw.length === 0) return { ok: false, reason: NO_VERIFIED_CERTIFICATE };
   let certificate: X509Certificate;
   try {
     certificate = new X509Certificate(peer.raw);

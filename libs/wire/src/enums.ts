@@ -14,7 +14,7 @@ import {
   TsneMethod,
   WalshOrdering,
 } from '@supwalsh/proto';
-import { WireConversionError } from './errors.js';
+import { SpecValidationError, WireConversionError } from './errors.js';
 
 /** A ts-proto enum object: names to numbers and back. */
 type ProtoEnum = Record<string, string | number>;
@@ -81,4 +81,13 @@ export function requireEnumValue(fn: string, e: EnumInfo, name: string): number 
   const value = enumValue(e, name);
   if (value === undefined) throw new WireConversionError(fn, e.name, `has no value named ${JSON.stringify(name)}`);
   return value;
+}
+
+/**
+ * Refuses an enum value that is neither 0 (unset) nor one of `e`'s values: a number from a newer or hostile
+ * client is never silently replaced by a default. Throws {@link SpecValidationError} naming `field`.
+ */
+export function requireKnownEnum(field: string, e: EnumInfo, value: number): void {
+  if (value === 0 || shortName(e, value) !== undefined) return;
+  throw new SpecValidationError(field, `${field} must be one of ${valueNames(e).join(', ')} (or unset), got ${value}`);
 }

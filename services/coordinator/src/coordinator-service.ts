@@ -16,26 +16,48 @@ import {
   type WatchExperimentRequest,
   type WatchExperimentResponse,
 } from '@supwalsh/proto';
+import type { Principal } from '@supwalsh/security';
 import { getTracer, withSpan } from '@supwalsh/telemetry';
 import { checkSpecLimits } from '@supwalsh/wire';
 import { DEFAULT_DOWNLOAD_CHUNK_BYTES, MAX_DOWNLOAD_CHUNK_BYTES, readArtifact, uploadArtifact } from './artifacts.js';
+import {
+  callPrincipal,
+  canSeeWorkerAddresses,
+  COORDINATOR_SERVICE_NAME,
+  requireExperimentAccess,
+} from './auth-policy.js';
 import type { CoordinatorContext } from './context.js';
 import {
   DrainingError,
   InvalidArgumentError,
   LimitExceededError,
   NotFoundError,
+  PermissionDeniedError,
   toError,
   toServiceError,
 } from './errors.js';
-import { cancelExperiment, getExperiment, listExperiments, submitExperiment } from './experiments.js';
+import {
+  cancelExperiment,
+  getExperiment,
+  listExperiments,
+  requireVisibleExperiment,
+  submitExperiment,
+} from './experiments.js';
 import { deregisterWorker, heartbeat, listWorkers, registerWorker } from './membership.js';
+import { checkCheckpointPlausible, checkReportsPlausible } from './plausibility.js';
 import { reportProgress } from './progress.js';
 import { artifactToProto } from './proto-mapping.js';
 import { experimentStateFromProto, isTerminalExperimentState } from './states.js';
+import {
+  bindWorker,
+  canWorkerReadArtifact,
+  checkRegistration,
+  requireRunHolder,
+  requireWorkerOwnership,
+} from './worker-access.js';
 
-/** Full name of the service; spans are named `<service>/<method>` (the gRPC method path). */
-export const COORDINATOR_SERVICE_NAME = 'supwalsh.v1.Coordinator';
+/** Full name of the service (defined beside the policy that authorizes its methods); spans are `<service>/<method>`. */
+export { COORDINATOR_SERVICE_NAME };
 
 /** Whether the coordinator still takes requests. */
 export interface ServiceState {
@@ -120,9 +142,12 @@ export function createCoordinatorService(ctx: CoordinatorContext, state: Service
     return serviceError;
   };
 
-  function unary<Req, Res>(method: string, fn: (request: Req) => Res | Promise<Res>): handleUnaryCall<Req, Res> {
+  function unary<Req, Res>(
+    method: string,
+    fn: (request: Req, principal: Principal) => Res | Promise<Res>
+  ): handleUnaryCall<Req, Res> {
     return (call, callback) => {
-      run(method, () => fn(call.request)).then(
+      run(method, () => fn(call.request, callPrincipal(call.metadata))).then(
         (response) => callback(null, response),
         (error: unknown) => callback(fail(method, error))
       );
@@ -149,8 +174,7 @@ export function createCoordinatorService(ctx: CoordinatorContext, state: Service
     call.on('cancelled', stop);
     call.on('close', stop);
     const watch = async () => {
-      if (!request.experimentId) throw new InvalidArgumentError('experiment_id', 'experiment_id is required');
-      const experiment = ctx.store.requireExperiment(request.experimentId);
+      const experiment = requireVisibleExperiment(ctx, callPrincipal(call.metadata), request.experimentId);
       const open = watchers.get(experiment.id) ?? 0;
       const max = ctx.settings.maxWatchersPerExperiment;
       if (open >= max) {
@@ -247,6 +271,21 @@ export function createCoordinatorService(ctx: CoordinatorContext, state: Service
       }
       const artifact = ctx.store.getArtifact(request.artifactId);
       if (!artifact) throw new NotFoundError('artifact', request.artifactId);
+      const principal = callPrincipal(call.metadata);
+      if (principal.role === 'worker') {
+        if (!canWorkerReadArtifact(ctx, principal, artifact)) {
+          throw new PermissionDeniedError(
+            principal.name,
+            `workers may download only the checkpoints of runs they hold; artifact ${artifact.id} is not one for ${principal.name}`
+          );
+        }
+      } else {
+        requireExperimentAccess(
+          principal,
+          artifact.experimentId,
+          ctx.store.requireExperiment(artifact.experimentId).owner
+        );
+      }
       if (request.offset > artifact.sizeBytes) {
         throw new InvalidArgumentError(
           'offset',
@@ -278,8 +317,22 @@ export function createCoordinatorService(ctx: CoordinatorContext, state: Service
     call: ServerReadableStream<UploadArtifactRequest, UploadArtifactResponse>,
     callback
   ) => {
+    const principal = callPrincipal(call.metadata);
     async function* messages(): AsyncGenerator<UploadArtifactRequest> {
-      for await (const message of call) yield message as UploadArtifactRequest;
+      let first = true;
+      for await (const message of call) {
+        const request = message as UploadArtifactRequest;
+        if (first && request.header) {
+          // Before the upload stores anything: the caller holds the rank, and a checkpoint fits the run.
+          const run = ctx.store.getRun(request.header.runId);
+          if (run) {
+            requireRunHolder(ctx, principal, run, request.header.generation, request.header.rank);
+            if (request.header.generation === run.generation) checkCheckpointPlausible(run, request.header);
+          }
+        }
+        first = false;
+        yield request;
+      }
     }
     run('UploadArtifact', () => uploadArtifact(ctx, messages())).then(
       (response) => callback(null, response),
@@ -288,23 +341,44 @@ export function createCoordinatorService(ctx: CoordinatorContext, state: Service
   };
 
   return {
-    submitExperiment: unary('SubmitExperiment', (request) => {
+    submitExperiment: unary('SubmitExperiment', (request, principal) => {
       checkSubmissionLimits(ctx, request);
-      return { experiment: submitExperiment(ctx, request) };
+      return { experiment: submitExperiment(ctx, request, principal) };
     }),
-    getExperiment: unary('GetExperiment', (request) => ({ experiment: getExperiment(ctx, request.experimentId) })),
-    listExperiments: unary('ListExperiments', (request) => listExperiments(ctx, request)),
+    getExperiment: unary('GetExperiment', (request, principal) => ({
+      experiment: getExperiment(ctx, request.experimentId, principal),
+    })),
+    listExperiments: unary('ListExperiments', (request, principal) => listExperiments(ctx, request, principal)),
     watchExperiment: watchExperiment as handleServerStreamingCall<WatchExperimentRequest, WatchExperimentResponse>,
-    cancelExperiment: unary('CancelExperiment', (request) => ({ experiment: cancelExperiment(ctx, request) })),
+    cancelExperiment: unary('CancelExperiment', (request, principal) => ({
+      experiment: cancelExperiment(ctx, request, principal),
+    })),
     getArtifact,
-    registerWorker: unary('RegisterWorker', (request) => registerWorker(ctx, request)),
-    heartbeat: unary('Heartbeat', (request) => heartbeat(ctx, request)),
-    deregisterWorker: unary('DeregisterWorker', (request) => {
+    registerWorker: unary('RegisterWorker', (request, principal) => {
+      checkRegistration(ctx, principal, request);
+      const response = registerWorker(ctx, request);
+      if (request.worker) bindWorker(ctx, principal, request.worker.workerId);
+      return response;
+    }),
+    heartbeat: unary('Heartbeat', (request, principal) => {
+      requireWorkerOwnership(ctx, principal, request.workerId);
+      return heartbeat(ctx, request);
+    }),
+    deregisterWorker: unary('DeregisterWorker', (request, principal) => {
+      requireWorkerOwnership(ctx, principal, request.workerId);
       deregisterWorker(ctx, request);
       return {};
     }),
-    listWorkers: unary('ListWorkers', (request) => ({ workers: listWorkers(ctx, request) })),
-    reportProgress: unary('ReportProgress', (request) => reportProgress(ctx, request)),
+    listWorkers: unary('ListWorkers', (request, principal) => ({
+      workers: listWorkers(ctx, request).map((worker) =>
+        canSeeWorkerAddresses(principal) ? worker : { ...worker, address: '' }
+      ),
+    })),
+    reportProgress: unary('ReportProgress', (request, principal) => {
+      requireWorkerOwnership(ctx, principal, request.workerId);
+      checkReportsPlausible(ctx, request);
+      return reportProgress(ctx, request);
+    }),
     uploadArtifact: upload,
   };
 }

@@ -75,11 +75,13 @@ export class RequestConflictError extends CoordinatorError {
   override readonly name = 'RequestConflictError';
   constructor(
     readonly requestId: string,
-    /** The experiment stored under that request_id. */
+    /** The experiment stored under that request_id; '' when it belongs to another principal (not shown). */
     readonly experimentId: string
   ) {
     super(
-      `request_id ${JSON.stringify(requestId)} was already used for experiment ${experimentId} with a different spec`
+      experimentId
+        ? `request_id ${JSON.stringify(requestId)} was already used for experiment ${experimentId} with a different spec`
+        : `request_id ${JSON.stringify(requestId)} was already used by another principal; choose another`
     );
   }
 }
@@ -192,9 +194,25 @@ export function toServiceError(error: unknown): ServerErrorResponse {
   } else if (e instanceof DrainingError) code = status.UNAVAILABLE;
   else if (e instanceof RequestConflictError) code = status.ALREADY_EXISTS;
   else if (e instanceof DataLossError) code = status.DATA_LOSS;
+  else if (e instanceof PermissionDeniedError) code = status.PERMISSION_DENIED;
   else code = status.INTERNAL;
   const details = code === status.INTERNAL ? `internal error: ${e.message}` : e.message;
   return { name: e.name, message: details, code, details, metadata: new Metadata() };
+}
+
+/**
+ * Thrown when an authenticated principal may not do what it asked (ARCHITECTURE.md invariant 6): its role does not
+ * allow the method, the experiment belongs to another principal, or a worker reports for a run it does not hold.
+ */
+export class PermissionDeniedError extends CoordinatorError {
+  override readonly name = 'PermissionDeniedError';
+  constructor(
+    /** The principal's name. */
+    readonly principal: string,
+    message: string
+  ) {
+    super(message);
+  }
 }
 
 /** Thrown when a command-line flag or `SUPWALSH_*` environment variable of the coordinator is invalid. */

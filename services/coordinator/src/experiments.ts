@@ -10,7 +10,9 @@ import {
   type ListExperimentsResponse,
   type SubmitExperimentRequest,
 } from '@supwalsh/proto';
+import { LOCAL_PRINCIPAL, type Principal } from '@supwalsh/security';
 import { validateSpec, type ValidatedSpec } from '@supwalsh/wire';
+import { requireExperimentAccess } from './auth-policy.js';
 import { newEffects, type CoordinatorContext } from './context.js';
 import { InvalidArgumentError, QueueFullError, RequestConflictError, WrongStateError } from './errors.js';
 import { newExperimentId, runIdOf } from './ids.js';
@@ -76,7 +78,11 @@ function previewExperiment(validated: ValidatedSpec): Experiment {
  * experiment, its runs and their first events in one transaction before returning (invariant 3), and asks the
  * scheduler for a pass. A request_id already stored returns that experiment when the spec is the same.
  */
-export function submitExperiment(ctx: CoordinatorContext, request: SubmitExperimentRequest): Experiment {
+export function submitExperiment(
+  ctx: CoordinatorContext,
+  request: SubmitExperimentRequest,
+  owner: Principal = LOCAL_PRINCIPAL
+): Experiment {
   const { store } = ctx;
   if (!request.spec) throw new InvalidArgumentError('spec', 'spec is required');
   const requestId = request.requestId;
@@ -89,6 +95,8 @@ export function submitExperiment(ctx: CoordinatorContext, request: SubmitExperim
   if (requestId && !request.validateOnly) {
     const stored = store.getExperimentByRequestId(requestId);
     if (stored) {
+      // Another principal's request_id: say it is taken, not which experiment holds it.
+      if (stored.owner !== owner.name) throw new RequestConflictError(requestId, '');
       if (!sameSpec(stored.spec, request.spec)) throw new RequestConflictError(requestId, stored.id);
       return experimentToProto(stored, store);
     }
@@ -115,7 +123,7 @@ export function submitExperiment(ctx: CoordinatorContext, request: SubmitExperim
         labels: validated.service.labels,
         priority: validated.service.priority,
         requestId: requestId || null,
-        owner: '',
+        owner: owner.name,
         createTime: ctx.clock(),
       },
       runs: validated.runs.map((run) => ({
@@ -161,10 +169,28 @@ export function submitExperiment(ctx: CoordinatorContext, request: SubmitExperim
   return experimentToProto(store.requireExperiment(id), store);
 }
 
-/** GetExperiment: the experiment with its runs and artifacts. */
-export function getExperiment(ctx: CoordinatorContext, experimentId: string): Experiment {
+/**
+ * The experiment `experimentId` when `principal` may access it (its owner or an admin): INVALID_ARGUMENT when the
+ * id is empty, NOT_FOUND, or PERMISSION_DENIED (another principal's).
+ */
+export function requireVisibleExperiment(
+  ctx: CoordinatorContext,
+  principal: Principal,
+  experimentId: string
+): ExperimentRecord {
   if (!experimentId) throw new InvalidArgumentError('experiment_id', 'experiment_id is required');
-  return experimentToProto(ctx.store.requireExperiment(experimentId), ctx.store);
+  const experiment = ctx.store.requireExperiment(experimentId);
+  requireExperimentAccess(principal, experiment.id, experiment.owner);
+  return experiment;
+}
+
+/** GetExperiment: the experiment with its runs and artifacts, when `principal` may see it. */
+export function getExperiment(
+  ctx: CoordinatorContext,
+  experimentId: string,
+  principal: Principal = LOCAL_PRINCIPAL
+): Experiment {
+  return experimentToProto(requireVisibleExperiment(ctx, principal, experimentId), ctx.store);
 }
 
 interface PageToken {
@@ -175,9 +201,14 @@ interface PageToken {
   readonly f: string;
 }
 
-function filterKey(states: readonly ExperimentStateName[], labels: Record<string, string>, prefix: string): string {
+function filterKey(
+  states: readonly ExperimentStateName[],
+  labels: Record<string, string>,
+  prefix: string,
+  owner: string | undefined
+): string {
   return createHash('sha256')
-    .update(canonicalJson({ s: [...states].sort(), l: labels, p: prefix }))
+    .update(canonicalJson({ s: [...states].sort(), l: labels, p: prefix, o: owner ?? null }))
     .digest('base64url')
     .slice(0, 16);
 }
@@ -197,8 +228,16 @@ function decodePageToken(token: string, filters: string): PageToken {
   );
 }
 
-/** ListExperiments: newest first, filtered, paged with an opaque token bound to the filters. */
-export function listExperiments(ctx: CoordinatorContext, request: ListExperimentsRequest): ListExperimentsResponse {
+/**
+ * ListExperiments: newest first, filtered, paged with an opaque token bound to the filters; a client sees only
+ * its own experiments, an admin everyone's.
+ */
+export function listExperiments(
+  ctx: CoordinatorContext,
+  request: ListExperimentsRequest,
+  principal: Principal = LOCAL_PRINCIPAL
+): ListExperimentsResponse {
+  const owner = principal.role === 'admin' ? undefined : principal.name;
   if (request.pageSize > MAX_PAGE_SIZE) {
     throw new InvalidArgumentError(
       'page_size',
@@ -216,12 +255,13 @@ export function listExperiments(ctx: CoordinatorContext, request: ListExperiment
     }
     return name;
   });
-  const filters = filterKey(states, request.labelSelector, request.namePrefix);
+  const filters = filterKey(states, request.labelSelector, request.namePrefix, owner);
   const token = request.pageToken ? decodePageToken(request.pageToken, filters) : undefined;
   const rows = ctx.store.listExperiments({
     states,
     labelSelector: request.labelSelector,
     namePrefix: request.namePrefix,
+    ...(owner === undefined ? {} : { owner }),
     before: token ? { createTime: token.t, id: token.i } : undefined,
     limit: pageSize + 1,
   });
@@ -241,7 +281,11 @@ export function listExperiments(ctx: CoordinatorContext, request: ListExperiment
  * aborted (step 8); the experiment is CANCELLED when this returns (workers stop asynchronously). Everything already
  * stored stays. Idempotent on a CANCELLED experiment.
  */
-export function cancelExperiment(ctx: CoordinatorContext, request: CancelExperimentRequest): Experiment {
+export function cancelExperiment(
+  ctx: CoordinatorContext,
+  request: CancelExperimentRequest,
+  principal: Principal = LOCAL_PRINCIPAL
+): Experiment {
   if (!request.experimentId) throw new InvalidArgumentError('experiment_id', 'experiment_id is required');
   if (request.reason.length > MAX_CANCEL_REASON_CHARS) {
     throw new InvalidArgumentError('reason', `reason must be at most ${MAX_CANCEL_REASON_CHARS} characters`);
@@ -249,7 +293,7 @@ export function cancelExperiment(ctx: CoordinatorContext, request: CancelExperim
   const { store } = ctx;
   const effects = newEffects();
   const experiment = store.transaction((): ExperimentRecord => {
-    const experiment = store.requireExperiment(request.experimentId);
+    const experiment = requireVisibleExperiment(ctx, principal, request.experimentId);
     if (experiment.state === 'CANCELLED') return experiment;
     if (experiment.state === 'SUCCEEDED' || experiment.state === 'FAILED') {
       throw new WrongStateError(

@@ -31,11 +31,12 @@ export {
   validateArtifactName,
 } from './artifacts.js';
 export {
+  canAccessExperiment,
+  canSeeWorkerAddresses,
   createCoordinatorAuthInterceptor,
   createCoordinatorAuthPolicy,
   isAuthConfigured,
-  METHOD_CALLERS,
-  type CallerKind,
+  METHOD_ROLES,
   type CoordinatorAuth,
 } from './auth-policy.js';
 export { DEFAULT_COORDINATOR_SETTINGS, type CoordinatorSettings } from './context.js';

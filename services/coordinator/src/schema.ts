@@ -121,6 +121,11 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE runs ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;
   `,
+  // 3: hardening — the principal that registered a worker id; only it may report and upload for that worker.
+  `
+  ALTER TABLE workers ADD COLUMN principal TEXT NOT NULL DEFAULT '';
+  CREATE INDEX experiments_by_owner ON experiments (owner, create_time DESC, id DESC);
+  `,
 ];
 
 /** Tables every schema version from 1 on has (openStore refuses a store that lacks one: an unknown schema). */

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { ServerCredentials } from '@grpc/grpc-js';
 import { Server, type ServerInterceptor } from '@grpc/grpc-js';
-import { CoordinatorService, WorkerClient } from '@supwalsh/proto';
+import { WorkerClient } from '@supwalsh/proto';
 import {
   bindServer,
   shutdownServer,
@@ -26,6 +26,7 @@ import type { CoordinatorLogger } from './logger.js';
 import { voidPreviousLeases } from './membership.js';
 import { registerCoordinatorMetrics } from './metrics.js';
 import { addReflection } from './reflection.js';
+import { createDecodeGuardInterceptor, createGuardedCoordinatorService } from './request-decoding.js';
 import { Scheduler, type WorkerClientFactory } from './scheduler.js';
 import type { Store } from './store.js';
 
@@ -43,7 +44,7 @@ export interface CoordinatorSecurity {
    * over mutual TLS with `cert`/`key`, verifying them against `ca`.
    */
   readonly tls?: TlsMaterial | undefined;
-  /** Accepted client bearer tokens (`--token-file`); with no `ca`, workers authenticate with one too. */
+  /** Accepted bearer tokens with their principals and roles (`--token-file`): clients, workers, admins. */
   readonly tokens?: TokenSet | undefined;
 }
 
@@ -130,7 +131,7 @@ export async function createCoordinatorServer(deps: CoordinatorServerDeps): Prom
     'grpc.max_receive_message_length': settings.maxMessageBytes,
     interceptors: security.interceptors,
   });
-  server.addService(CoordinatorService, createCoordinatorService(ctx, state));
+  server.addService(createGuardedCoordinatorService(), createCoordinatorService(ctx, state));
   const health = new HealthImplementation({ '': 'SERVING', [COORDINATOR_SERVICE_NAME]: 'SERVING' });
   health.addToServer(server);
   if (!addReflection(server, deps.protoDir)) {
@@ -243,16 +244,24 @@ function securitySetup(deps: CoordinatorServerDeps): {
   }
   const clusterCa = tls?.ca ? parseCertificates(tls.ca, TLS_OPTIONS.ca.flag) : undefined;
   const auth: CoordinatorAuth = { tokens, clusterCa };
-  const interceptors = [createTracingServerInterceptor()];
-  if (isAuthConfigured(auth)) {
-    interceptors.push(createCoordinatorAuthInterceptor(auth, deps.logger));
-  } else {
+  // Authentication runs on every coordinator: an open one makes every caller the admin principal "local".
+  const interceptors = [
+    createTracingServerInterceptor(),
+    createCoordinatorAuthInterceptor(auth, deps.logger),
+    createDecodeGuardInterceptor(),
+  ];
+  if (!isAuthConfigured(auth)) {
     deps.logger.warn(
-      'the coordinator is open: without --token-file or --tls-ca anyone who can reach it may submit, cancel and download experiments and register workers'
+      'the coordinator is open: without --token-file or --tls-ca every caller is the admin "local" and may submit, cancel and download any experiment and register workers'
     );
   }
   if (tokens && tokens.short > 0) {
     deps.logger.warn(`${tokens.short} of the ${tokens.size} accepted tokens are shorter than 16 characters`);
+  }
+  if (tokens && tokens.bare > 0) {
+    deps.logger.warn(
+      `${tokens.bare} token file lines hold only a token: each authenticates a client named token-<digest>; write "<token> <principal> <role>" instead`
+    );
   }
   const workerCredentials = clusterCa ? createChannelCredentials(tls) : undefined;
   return {

@@ -117,6 +117,11 @@ export interface WorkerRecord {
   readonly assignedRunId: string | null;
   readonly registerTime: number;
   readonly lastHeartbeat: number;
+  /**
+   * The principal that registered this worker id (schema migration 3); '' for none recorded. `putWorker` leaves it
+   * as stored: set it with `updateWorker`.
+   */
+  readonly principal?: string;
 }
 
 /** What the coordinator stored of one shard's reports (PROTOCOL.md step 7). */
@@ -136,6 +141,8 @@ export interface ExperimentQuery {
   readonly states?: readonly ExperimentStateName[];
   readonly labelSelector?: Readonly<Record<string, string>>;
   readonly namePrefix?: string;
+  /** Only the experiments this principal owns (clients); unset: everyone's (admins). */
+  readonly owner?: string;
   /** Experiments strictly older than this (create_time, id) position: the previous page's last. */
   readonly before?: { readonly createTime: number; readonly id: string };
   readonly limit: number;
@@ -235,6 +242,7 @@ function workerFromRow(row: Row): WorkerRecord {
     assignedRunId: row.assigned_run_id === null ? null : str(row.assigned_run_id),
     registerTime: num(row.register_time),
     lastHeartbeat: num(row.last_heartbeat),
+    principal: row.principal === undefined || row.principal === null ? '' : str(row.principal),
   };
 }
 
@@ -284,6 +292,8 @@ export interface WorkerPatch {
   assignedRunId?: string | null;
   lastHeartbeat?: number;
   info?: WorkerInfo;
+  /** The principal that registered the worker id. */
+  principal?: string;
 }
 
 /** A new experiment with its runs, as {@link Store.insertExperiment} takes it. */
@@ -548,6 +558,10 @@ export class Store {
     for (const [key, value] of Object.entries(query.labelSelector ?? {})) {
       where.push(`json_extract(labels, ?) IS ?`);
       params.push(`$."${key.replace(/"/g, '')}"`, value);
+    }
+    if (query.owner !== undefined) {
+      where.push('owner = ?');
+      params.push(query.owner);
     }
     if (query.namePrefix) {
       where.push('substr(name, 1, ?) = ?');
@@ -815,7 +829,17 @@ export class Store {
          address = excluded.address, info = excluded.info, state = excluded.state,
          assigned_run_id = excluded.assigned_run_id, register_time = excluded.register_time,
          last_heartbeat = excluded.last_heartbeat`
-    ).run({ ...worker, info: bytes(WorkerInfo.encode(worker.info).finish()) });
+    ).run({
+      workerId: worker.workerId,
+      instanceId: worker.instanceId,
+      leaseId: worker.leaseId,
+      address: worker.address,
+      info: bytes(WorkerInfo.encode(worker.info).finish()),
+      state: worker.state,
+      assignedRunId: worker.assignedRunId,
+      registerTime: worker.registerTime,
+      lastHeartbeat: worker.lastHeartbeat,
+    });
   }
 
   updateWorker(workerId: string, patch: WorkerPatch): void {
@@ -825,6 +849,7 @@ export class Store {
     if (patch.assignedRunId !== undefined) columns.assigned_run_id = patch.assignedRunId;
     if (patch.lastHeartbeat !== undefined) columns.last_heartbeat = patch.lastHeartbeat;
     if (patch.info !== undefined) columns.info = bytes(WorkerInfo.encode(patch.info).finish());
+    if (patch.principal !== undefined) columns.principal = patch.principal;
     this.update('workers', 'worker_id', workerId, columns);
   }
 

@@ -40,9 +40,10 @@ import {
   type UploadArtifactResponse,
   type WorkerServer,
 } from '@supwalsh/proto';
+import { createBearerTokenInterceptor } from '@supwalsh/security';
 import type { CoordinatorSettings } from './context.js';
 import { silentLogger } from './logger.js';
-import { createCoordinatorServer, type CoordinatorServerHandle } from './server.js';
+import { createCoordinatorServer, type CoordinatorServerDeps, type CoordinatorServerHandle } from './server.js';
 import { openStore, type Store } from './store.js';
 
 type Callback<Res> = (error: ServiceError | null, response: Res) => void;
@@ -136,7 +137,10 @@ export interface TestCoordinator {
 }
 
 /** Starts a coordinator on 127.0.0.1:0 with a fresh temporary data directory and fast timers. */
-export async function startTestCoordinator(settings: Partial<CoordinatorSettings> = {}): Promise<TestCoordinator> {
+export async function startTestCoordinator(
+  settings: Partial<CoordinatorSettings> = {},
+  security?: CoordinatorServerDeps['security']
+): Promise<TestCoordinator> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'supwalsh-coordinator-'));
   const artifactsDir = path.join(dataDir, 'artifacts');
   const store = openStore(dataDir);
@@ -147,6 +151,7 @@ export async function startTestCoordinator(settings: Partial<CoordinatorSettings
     listen: '127.0.0.1:0',
     logger: silentLogger,
     settings: { scheduleIntervalMs: 50, shutdownTimeoutMs: 2000, ...settings },
+    ...(security ? { security } : {}),
   });
   const address = `127.0.0.1:${server.port}`;
   const client = new CoordinatorClient(address, credentials.createInsecure());
@@ -226,7 +231,8 @@ export class FakeWorker {
     readonly client: CoordinatorClient
   ) {}
 
-  static async start(coordinatorAddress: string, workerId: string): Promise<FakeWorker> {
+  /** `token`: a bearer token sent on every call to the coordinator (a worker token). */
+  static async start(coordinatorAddress: string, workerId: string, token?: string): Promise<FakeWorker> {
     const server = new Server();
     const implementation: WorkerServer = {
       startShard: (call, callback) => {
@@ -255,7 +261,9 @@ export class FakeWorker {
         error ? reject(error) : resolve(bound)
       )
     );
-    const client = new CoordinatorClient(coordinatorAddress, credentials.createInsecure());
+    const client = new CoordinatorClient(coordinatorAddress, credentials.createInsecure(), {
+      interceptors: token ? [createBearerTokenInterceptor(token)] : [],
+    });
     const worker: FakeWorker = new FakeWorker(workerId, `127.0.0.1:${port}`, server, client);
     return worker;
   }

@@ -47,7 +47,7 @@ export const WORKER_USAGE = `Usage: node services/worker/dist/main.js [options]
   --tls-cert FILE          PEM certificate (server and client)    env SUPWALSH_TLS_CERT     default: plaintext
   --tls-key FILE           PEM private key of --tls-cert          env SUPWALSH_TLS_KEY
   --tls-ca FILE            cluster CA: peers must show a certificate it signed   env SUPWALSH_TLS_CA
-  --token-file FILE        bearer token for the coordinator (first line)  env SUPWALSH_TOKEN_FILE (or SUPWALSH_TOKEN)
+  --token-file FILE        worker token for the coordinator (first field of the first line; a token of role worker)  env SUPWALSH_TOKEN_FILE (or SUPWALSH_TOKEN)
   --health-listen host:port  plaintext grpc.health.v1 only, for probes  env SUPWALSH_HEALTH_LISTEN  default: none
   --help                   this text
 `;

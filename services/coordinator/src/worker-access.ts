@@ -1,0 +1,91 @@
+import { ArtifactKind, type RegisterWorkerRequest } from '@supwalsh/proto';
+import type { Principal } from '@supwalsh/security';
+import type { CoordinatorContext } from './context.js';
+import { PermissionDeniedError, WrongStateError } from './errors.js';
+import type { ArtifactRecord, RunRecord } from './store.js';
+
+/**
+ * What a worker principal may do with worker ids, runs and checkpoints (ARCHITECTURE.md invariant 6). A worker id
+ * is bound to the principal that registered it (`workers.principal`); only that principal may heartbeat,
+ * deregister, report and upload under it, and only for the run and generation the id holds. Workers sharing one
+ * credential share one principal: give each its own token or certificate to keep them apart.
+ */
+
+/** Whether the worker's lease is live: registered with a lease (not voided by a restart) and heard from in time. */
+function hasLiveLease(
+  ctx: CoordinatorContext,
+  worker: { leaseId: string; state: string; lastHeartbeat: number }
+): boolean {
+  return (
+    worker.leaseId !== '' && worker.state !== 'LOST' && ctx.clock() - worker.lastHeartbeat <= ctx.settings.leaseTtlMs
+  );
+}
+
+/**
+ * Refuses (FAILED_PRECONDITION) a RegisterWorker for an id whose live lease belongs to another instance or another
+ * principal: a second process cannot take over a running worker's id (and its run) until that lease ends.
+ */
+export function checkRegistration(ctx: CoordinatorContext, principal: Principal, request: RegisterWorkerRequest): void {
+  const info = request.worker;
+  if (!info) return; // registerWorker says it is required
+  const existing = ctx.store.getWorker(info.workerId);
+  if (!existing || !hasLiveLease(ctx, existing)) return;
+  const otherPrincipal =
+    existing.principal !== undefined && existing.principal !== '' && existing.principal !== principal.name;
+  if (existing.instanceId !== info.instanceId || otherPrincipal) {
+    throw new WrongStateError(
+      'worker',
+      info.workerId,
+      existing.state,
+      `worker id ${info.workerId} holds a live lease of another ${otherPrincipal ? 'principal' : 'instance'}; it can register again once that lease ends (${ctx.settings.leaseTtlMs} ms without heartbeat) or the worker deregisters`
+    );
+  }
+}
+
+/** Records that `principal` registered `workerId` (after a successful RegisterWorker). */
+export function bindWorker(ctx: CoordinatorContext, principal: Principal, workerId: string): void {
+  ctx.store.updateWorker(workerId, { principal: principal.name });
+}
+
+/** Refuses (PERMISSION_DENIED) a call under `workerId` from a principal other than the one that registered it. */
+export function requireWorkerOwnership(ctx: CoordinatorContext, principal: Principal, workerId: string): void {
+  const worker = ctx.store.getWorker(workerId);
+  if (!worker || !worker.principal || worker.principal === principal.name) return;
+  throw new PermissionDeniedError(
+    principal.name,
+    `worker ${workerId} was registered by another principal; ${principal.name} may only act for the workers it registered`
+  );
+}
+
+/**
+ * Refuses (PERMISSION_DENIED) an upload for rank `rank` of `run`'s `generation` unless the worker holding that rank
+ * in the current generation was registered by `principal`. Unknown runs and stale generations are left to the
+ * upload itself (NOT_FOUND, FAILED_PRECONDITION).
+ */
+export function requireRunHolder(
+  ctx: CoordinatorContext,
+  principal: Principal,
+  run: RunRecord,
+  generation: number,
+  rank: number
+): void {
+  if (generation !== run.generation) return;
+  const workerId = run.workerIds[rank];
+  if (workerId === undefined) return;
+  requireWorkerOwnership(ctx, principal, workerId);
+}
+
+/**
+ * Whether a worker principal may download `artifact`: a CHECKPOINT of a run whose current ring holds a worker it
+ * registered (the ring resumes from it).
+ */
+export function canWorkerReadArtifact(
+  ctx: CoordinatorContext,
+  principal: Principal,
+  artifact: ArtifactRecord
+): boolean {
+  if (artifact.kind !== ArtifactKind.ARTIFACT_KIND_CHECKPOINT || !artifact.runId) return false;
+  const run = ctx.store.getRun(artifact.runId);
+  if (!run || (run.state !== 'RUNNING' && run.state !== 'REFORMING' && run.state !== 'QUEUED')) return false;
+  return run.workerIds.some((id) => ctx.store.getWorker(id)?.principal === principal.name);
+}
