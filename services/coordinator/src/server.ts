@@ -16,10 +16,16 @@ import {
 } from '@supwalsh/security';
 import { createTracingClientInterceptor, createTracingServerInterceptor } from '@supwalsh/telemetry/grpc';
 import { HealthImplementation } from 'grpc-health-check';
-import { createCoordinatorAuthInterceptor, isAuthConfigured, type CoordinatorAuth } from './auth-policy.js';
+import {
+  canAccessExperiment,
+  canSeeWorkerAddresses,
+  createCoordinatorAuthInterceptor,
+  isAuthConfigured,
+  type CoordinatorAuth,
+} from './auth-policy.js';
 import { DEFAULT_COORDINATOR_SETTINGS, type CoordinatorContext, type CoordinatorSettings } from './context.js';
 import { COORDINATOR_SERVICE_NAME, createCoordinatorService, type ServiceState } from './coordinator-service.js';
-import { defaultCanAccessExperiment, defaultCanSeeWorkerAddresses, type DashboardAuth } from './http/http-auth.js';
+import type { DashboardAuth } from './http/http-auth.js';
 import { startDashboardServer, type DashboardServerHandle } from './http/http-server.js';
 import { newInstanceId } from './ids.js';
 import type { CoordinatorLogger } from './logger.js';
@@ -197,9 +203,6 @@ export async function createCoordinatorServer(deps: CoordinatorServerDeps): Prom
   return { port, address, healthAddress, dashboardUrl: dashboard?.url, shutdown };
 }
 
-/** The principal every valid token stands for until tokens name their principal (the principals contract). */
-const TOKEN_PRINCIPAL = { name: 'token', role: 'admin' } as const;
-
 /** The dashboard's authentication and authorization from the coordinator's security settings (see `dashboardAuth`). */
 function dashboardAuth(deps: CoordinatorServerDeps): DashboardAuth {
   const tokens = deps.security?.tokens;
@@ -208,13 +211,10 @@ function dashboardAuth(deps: CoordinatorServerDeps): DashboardAuth {
     deps.logger.warn('the dashboard refuses every sign-in: the coordinator has a cluster CA but no --token-file');
   }
   return {
-    authenticate: tokens
-      ? (token) => (tokens.verify(token) ? TOKEN_PRINCIPAL : undefined)
-      : caOnly
-        ? () => undefined
-        : undefined,
-    canAccessExperiment: defaultCanAccessExperiment,
-    canSeeWorkerAddresses: defaultCanSeeWorkerAddresses,
+    authenticate: tokens ? (token) => tokens.authenticate(token) : caOnly ? () => undefined : undefined,
+    // The gRPC API's rules (auth-policy.ts): one place decides for both.
+    canAccessExperiment,
+    canSeeWorkerAddresses,
     ...deps.dashboardAuth,
   };
 }

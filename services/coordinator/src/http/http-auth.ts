@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Principal } from '@supwalsh/dashboard';
+import { LOCAL_PRINCIPAL } from '@supwalsh/security';
 
-/** Every caller when no token file is configured (local and dev clusters), as for the gRPC API. */
-export const LOCAL_ADMIN: Principal = { name: 'local', role: 'admin' };
+/** Every caller when no token file is configured (local and dev clusters): the gRPC API's local principal. */
+export const LOCAL_ADMIN: Principal = LOCAL_PRINCIPAL;
 
 /**
  * How the dashboard authenticates and authorizes, the same rules as the gRPC API (the principals contract). The
@@ -18,16 +19,6 @@ export interface DashboardAuth {
   readonly canAccessExperiment: (principal: Principal, owner: string) => boolean;
   /** Whether `principal` may see workers' addresses. */
   readonly canSeeWorkerAddresses: (principal: Principal) => boolean;
-}
-
-/** The contract's rule: admins see all; clients their own experiments; workers none. */
-export function defaultCanAccessExperiment(principal: Principal, owner: string): boolean {
-  return principal.role === 'admin' || (principal.role === 'client' && principal.name === owner);
-}
-
-/** The contract's rule: worker addresses only to admins. */
-export function defaultCanSeeWorkerAddresses(principal: Principal): boolean {
-  return principal.role === 'admin';
 }
 
 /** Name of the session cookie. */
