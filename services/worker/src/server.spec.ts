@@ -33,6 +33,7 @@ describe('the worker server', () => {
       workerId: (port) => `local-${port}`,
       dataDir,
       backend: 'wasm',
+      threads: 1,
       labels: { gpu: 'none' },
       logger: silentWorkerLogger,
     });
@@ -56,6 +57,7 @@ describe('the worker server', () => {
       state: WorkerState.WORKER_STATE_IDLE,
       shards: [],
       instanceId: worker.instanceId,
+      threads: 1,
     });
   });
 
