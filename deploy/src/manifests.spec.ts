@@ -327,7 +327,9 @@ describe('the overlays differ where they should', () => {
     expect(spec.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution).toEqual([
       {
         topologyKey: 'kubernetes.io/hostname',
-        labelSelector: { matchLabels: { 'app.kubernetes.io/name': 'supwalsh', 'app.kubernetes.io/component': 'worker' } },
+        labelSelector: {
+          matchLabels: { 'app.kubernetes.io/name': 'supwalsh', 'app.kubernetes.io/component': 'worker' },
+        },
       },
     ]);
     expect(workerConfig('cpu')['SUPWALSH_THREADS']).toBeUndefined();

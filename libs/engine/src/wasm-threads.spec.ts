@@ -40,7 +40,9 @@ describe('the tfjs-backend-wasm internals the threaded loader relies on', () => 
   it('reads the core count through os.cpus() and the bridge names init() wraps', () => {
     const root = wasmPackageRoot();
     const factory = readFileSync(path.join(root, WASM_THREADED_FILES.factory), 'utf8');
-    expect(factory).toContain('function _emscripten_num_logical_cores(){if(ENVIRONMENT_IS_NODE)return require("os").cpus().length');
+    expect(factory).toContain(
+      'function _emscripten_num_logical_cores(){if(ENVIRONMENT_IS_NODE)return require("os").cpus().length'
+    );
     expect(factory).toMatch(/PThread=\{unusedWorkers:\[\],runningWorkers:\[\]/);
     const backend = readFileSync(path.join(root, 'dist/tf-backend-wasm.node.js'), 'utf8');
     for (const name of ['init_with_threads_count', 'get_threads_count', 'register_tensor', 'dispose_data']) {
@@ -61,7 +63,12 @@ describe('the tfjs-backend-wasm internals the threaded loader relies on', () => 
     for (const threads of ['2', '4']) {
       // No process.exit: the child ends only if the pthreads are unref'd.
       const stdout = await node(script, { SUPWALSH_THREADS: threads });
-      expect(JSON.parse(stdout.trim().split('\n').pop()!)).toEqual([Number(threads), Number(threads), '', '7,10,15,22']);
+      expect(JSON.parse(stdout.trim().split('\n').pop()!)).toEqual([
+        Number(threads),
+        Number(threads),
+        '',
+        '7,10,15,22',
+      ]);
     }
   });
 

@@ -75,7 +75,10 @@ function trackPeakTensorBytes(): () => number {
 }
 
 async function run(job: TrainStepJob): Promise<TrainStepResult> {
-  const info = await initEngine({ backend: job.backend, ...(job.threads === undefined ? {} : { threads: job.threads }) });
+  const info = await initEngine({
+    backend: job.backend,
+    ...(job.threads === undefined ? {} : { threads: job.threads }),
+  });
   const peak = trackPeakTensorBytes();
   const model = buildModel(job.model, { inputShape: job.inputShape, numClasses: job.numClasses });
   const optimizer = createOptimizer(job.optimizer);

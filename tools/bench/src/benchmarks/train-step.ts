@@ -77,7 +77,8 @@ function parseThreads(value: string | undefined): number[] {
   if (value === undefined) return [...new Set([1, Math.min(availableCores(), 8)])];
   return value.split(',').map((t) => {
     const n = Number(t.trim());
-    if (!Number.isInteger(n) || n < 1 || n > 8) throw new Error(`train-step: --threads must list integers 1–8, got ${t}`);
+    if (!Number.isInteger(n) || n < 1 || n > 8)
+      throw new Error(`train-step: --threads must list integers 1–8, got ${t}`);
     return n;
   });
 }
@@ -167,7 +168,13 @@ export default defineBenchmark({
               break;
             }
             log(`${backend} ${model}: FAILED ${result.message}`);
-            rows.push({ backend, model, batch, optimizer: o.optimizer, note: `failed: ${result.message.slice(0, 200)}` });
+            rows.push({
+              backend,
+              model,
+              batch,
+              optimizer: o.optimizer,
+              note: `failed: ${result.message.slice(0, 200)}`,
+            });
             continue;
           }
           const notes = [];
