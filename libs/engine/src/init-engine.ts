@@ -1,12 +1,13 @@
 import os from 'node:os';
+import type * as WasmBackendPackage from '@tensorflow/tfjs-backend-wasm';
 import { env as tfEnv, findBackend, getBackend, ready, setBackend, version_core } from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 // The Node build of tfjs-core ships without its gradient functions; tfjs-layers' Node build registers them all.
 import '@tensorflow/tfjs-layers';
+import { availableCores } from './cores.js';
 import { BackendUnavailableError, EngineArgumentError, errorMessage } from './errors.js';
 import { registerWasmTrainingKernels } from './kernels/register-all.js';
 import { silentLogger, type EngineLogger } from './logger.js';
-import { availableCores } from './cores.js';
 import { registerThreadedWasmBackend, WASM_MAX_THREADS, type ThreadedWasmHandle } from './wasm-threads.js';
 
 /** What `initEngine` may be asked for: a backend by name, or `'auto'` for the fastest one that starts. */
@@ -86,6 +87,7 @@ interface NativeModule {
 let current: { requested: BackendChoice; threads: number; info: EngineInfo } | null = null;
 let pending: { requested: BackendChoice; threads: number; promise: Promise<EngineInfo> } | null = null;
 /** The wasm start of this process: its thread count is fixed from then on (one wasm module per process). */
+type WasmModule = typeof WasmBackendPackage;
 let wasmStart: { threads: number; handle: ThreadedWasmHandle | null; note?: string } | null = null;
 let native: NativeModule | null = null;
 let nativeFailures: string[] | null = null;
@@ -248,11 +250,7 @@ async function activate(
  * stock one-thread SIMD build with a logged reason), the stock build for one. Later calls reuse that start (a
  * different thread count is logged and ignored: one wasm module per process). Returns why fewer threads run.
  */
-async function startWasm(
-  wasm: typeof import('@tensorflow/tfjs-backend-wasm'),
-  requested: number,
-  logger: EngineLogger
-): Promise<string | undefined> {
+async function startWasm(wasm: WasmModule, requested: number, logger: EngineLogger): Promise<string | undefined> {
   const stockFailed = () =>
     new BackendUnavailableError(
       'wasm',
