@@ -35,6 +35,7 @@ export {
   type EngineOptions,
   type NativePackage,
 } from './init-engine.js';
+export { createTileGradConfig, registerEngineGradients } from './gradients/tile-grad.js';
 export { conv2dBackpropFilterWasm } from './kernels/conv2d-backprop-filter.js';
 export { conv2dBackpropInputWasm } from './kernels/conv2d-backprop-input.js';
 export {

@@ -6,6 +6,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-layers';
 import { availableCores } from './cores.js';
 import { BackendUnavailableError, EngineArgumentError, errorMessage } from './errors.js';
+import { registerEngineGradients } from './gradients/tile-grad.js';
 import { registerWasmTrainingKernels } from './kernels/register-all.js';
 import { silentLogger, type EngineLogger } from './logger.js';
 import { registerThreadedWasmBackend, WASM_MAX_THREADS, type ThreadedWasmHandle } from './wasm-threads.js';
@@ -164,6 +165,8 @@ function checkThreads(argument: string, value: number, raw: unknown = value): nu
 
 async function start(requested: BackendChoice, threads: number, options: EngineOptions): Promise<EngineInfo> {
   const logger = options.logger ?? silentLogger;
+  // Gradients are shared by every backend (tfjs-layers registered its own on import, above).
+  registerEngineGradients();
   const skipped: string[] = [];
   const order: BackendName[] = requested === 'auto' ? ['tensorflow', 'wasm', 'cpu'] : [requested];
   for (const backend of order) {
