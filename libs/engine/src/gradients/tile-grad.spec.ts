@@ -46,7 +46,10 @@ describe('the engine gradient of Tile', () => {
       const run = () =>
         tf.tidy(() => {
           const x = tf.ones(shape);
-          const dy = tf.tensor(dyData, shape.map((d, i) => d * (reps[i] as number)));
+          const dy = tf.tensor(
+            dyData,
+            shape.map((d, i) => d * (reps[i] as number))
+          );
           const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.tile(t, reps), dy)))(x);
           return { shape: g.shape, data: Array.from(g.dataSync()) };
         });
@@ -64,7 +67,11 @@ describe('the engine gradient of Tile', () => {
     const x = tf.ones([1, 1, 64]);
     const counts = new Map<string, number>();
     const g = tf.grad((t: tf.Tensor) => tf.sum(tf.tile(t, [4, 256, 1])))(x);
-    const profile = tf.profile(() => tf.grad((t: tf.Tensor) => tf.sum(tf.tile(t, [4, 256, 1])))(x).dispose());
+    const profile = tf.profile(() =>
+      tf
+        .grad((t: tf.Tensor) => tf.sum(tf.tile(t, [4, 256, 1])))(x)
+        .dispose()
+    );
     return profile.then((p) => {
       p.kernels.forEach((k) => counts.set(k.name, (counts.get(k.name) ?? 0) + 1));
       expect(counts.get('Slice') ?? 0).toBe(0);

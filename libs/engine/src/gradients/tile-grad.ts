@@ -31,7 +31,8 @@ export function createTileGradConfig(fallback: GradConfig | undefined): EngineGr
       const g = Array.isArray(dy) ? (dy[0] as Tensor) : dy;
       const plan = x === undefined ? null : tileAsBroadcast(x.shape, reps);
       if (x === undefined || plan === null) {
-        if (!fallback) throw new Error(`Tile gradient: ${x?.rank ?? '?'}-D tile needs more than 6 axes and no fallback`);
+        if (!fallback)
+          throw new Error(`Tile gradient: ${x?.rank ?? '?'}-D tile needs more than 6 axes and no fallback`);
         return fallback.gradFunc(dy, saved, attrs);
       }
       const axes = plan.onesShape.flatMap((n, i) => (n > 1 ? [i] : []));
