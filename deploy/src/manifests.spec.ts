@@ -337,17 +337,27 @@ describe.skipIf(noKubectl)('the overlays differ where they should', () => {
     expect(spec.containers[0]!.image).toBe('supwalsh/worker-gpu:0.1.0');
   });
 
-  it('cpu and dev: no GPUs, the wasm backend on the CPU image, one core per worker', () => {
+  it('cpu and dev: no GPUs, the wasm backend on the CPU image; cpu: one worker per node with its cores', () => {
     for (const overlay of ['cpu', 'dev'] as const) {
       expect(gpuLimit(overlay)).toBeUndefined();
       const spec = workersOf(overlay).spec.template.spec;
       expect(spec.nodeSelector).toBeUndefined();
       expect(workerConfig(overlay)['SUPWALSH_BACKEND']).toBe('wasm');
       expect(spec.containers[0]!.image).toBe('supwalsh/worker-cpu:0.1.0');
-      expect(spec.containers[0]!.resources?.limits?.['cpu']).toBe('1');
     }
-    const cpu = workersOf('cpu').spec.template.spec.containers[0]!.resources!;
-    expect(cpu.requests).toEqual(cpu.limits); // Guaranteed QoS: exactly one core each
+    expect(workersOf('dev').spec.template.spec.containers[0]!.resources?.limits?.['cpu']).toBe('1');
+    const spec: IPodSpec = workersOf('cpu').spec.template.spec;
+    // The CPU limit is the worker's thread count (initEngine reads the cgroup quota): all of an 8-core node.
+    expect(spec.containers[0]!.resources?.limits?.['cpu']).toBe('8');
+    expect(spec.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution).toEqual([
+      {
+        topologyKey: 'kubernetes.io/hostname',
+        labelSelector: {
+          matchLabels: { 'app.kubernetes.io/name': 'supwalsh', 'app.kubernetes.io/component': 'worker' },
+        },
+      },
+    ]);
+    expect(workerConfig('cpu')['SUPWALSH_THREADS']).toBeUndefined();
   });
 
   it('every overlay runs the coordinator image and takes its worker count from worker-replicas.yaml alone', () => {

@@ -20,11 +20,13 @@ export {
   type Gradients,
   type NamedGradient,
 } from './buckets.js';
+export { availableCores, CGROUP_CPU_FILES, cgroupQuota, type AvailableCoresOptions } from './cores.js';
 export { BackendUnavailableError, EngineArgumentError, KernelConfigError, WeightsFormatError } from './errors.js';
 export {
   BACKEND_CHOICES,
   engineInfo,
   initEngine,
+  MAX_THREADS_OPTION,
   NATIVE_GPU_REQUIREMENTS,
   NATIVE_PACKAGES,
   type BackendChoice,
@@ -33,6 +35,7 @@ export {
   type EngineOptions,
   type NativePackage,
 } from './init-engine.js';
+export { createTileGradConfig, registerEngineGradients } from './gradients/tile-grad.js';
 export { conv2dBackpropFilterWasm } from './kernels/conv2d-backprop-filter.js';
 export { conv2dBackpropInputWasm } from './kernels/conv2d-backprop-input.js';
 export {
@@ -52,6 +55,7 @@ export {
   tfjsFileHandler,
   type SaveTfjsModelOptions,
 } from './tfjs-model.js';
+export { WASM_MAX_THREADS, WASM_THREADS_PINNED_VERSION } from './wasm-threads.js';
 export {
   readWeightsHeader,
   WEIGHTS_FORMAT_VERSION,

@@ -16,11 +16,13 @@ afterEach(() => resetEngineForTests());
 describe('initEngine', () => {
   it('falls back from the native packages to wasm on auto, logging why', async () => {
     const logger = recordingLogger();
-    const info = await initEngine({ backend: 'auto', logger, env: {} });
+    // One thread: the stock SIMD build (more threads are tested in fresh processes, wasm-threads.spec.ts).
+    const info = await initEngine({ backend: 'auto', logger, env: {}, threads: 1 });
     expect(info).toMatchObject({
       backend: 'wasm',
       gpu: false,
       threads: 1,
+      threadsRequested: 1,
       simd: true,
       package: '@tensorflow/tfjs-backend-wasm',
       version: '4.22.0',
@@ -66,6 +68,30 @@ describe('initEngine', () => {
     expect((await initEngine({ env: { SUPWALSH_BACKEND: 'cpu' } })).requested).toBe('cpu');
     expect((await initEngine({ backend: 'wasm', env: { SUPWALSH_BACKEND: 'cpu' } })).backend).toBe('wasm');
     expect((await initEngine({ env: { SUPWALSH_BACKEND: ' ' } })).requested).toBe('auto');
+  });
+
+  it('keeps the thread count of the first wasm start in this process, saying so', async () => {
+    const logger = recordingLogger();
+    const info = await initEngine({ backend: 'wasm', env: { SUPWALSH_THREADS: '3' }, logger });
+    expect(info).toMatchObject({ backend: 'wasm', threads: 1, threadsRequested: 3 });
+    expect(logger.lines).toContain(
+      'warn initEngine: the wasm backend already runs 1 thread(s) in this process; 3 asked for now is ignored (the ' +
+        'thread count is fixed per process)'
+    );
+    expect(logger.lines.at(-1)).toMatch(/CPU, 1 thread, 3 asked for, SIMD\)$/);
+  });
+
+  it('rejects a bad thread count, naming the setting and the range, before starting anything', async () => {
+    for (const bad of ['0', '2.5', 'many', '257', '-1']) {
+      await expect(initEngine({ backend: 'cpu', env: { SUPWALSH_THREADS: bad } })).rejects.toThrow(
+        new EngineArgumentError('initEngine', 'SUPWALSH_THREADS', `must be an integer from 1 to 256, got "${bad}"`)
+      );
+    }
+    await expect(initEngine({ backend: 'cpu', threads: 0 })).rejects.toThrow(
+      new EngineArgumentError('initEngine', 'options.threads', 'must be an integer from 1 to 256, got 0')
+    );
+    // The option wins over the variable.
+    expect((await initEngine({ backend: 'cpu', threads: 2, env: { SUPWALSH_THREADS: 'bad' } })).backend).toBe('cpu');
   });
 
   it('rejects unknown backend names, naming the setting and the allowed values', async () => {

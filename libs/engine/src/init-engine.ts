@@ -1,11 +1,15 @@
 import os from 'node:os';
+import type * as WasmBackendPackage from '@tensorflow/tfjs-backend-wasm';
 import { env as tfEnv, findBackend, getBackend, ready, setBackend, version_core } from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 // The Node build of tfjs-core ships without its gradient functions; tfjs-layers' Node build registers them all.
 import '@tensorflow/tfjs-layers';
+import { availableCores } from './cores.js';
 import { BackendUnavailableError, EngineArgumentError, errorMessage } from './errors.js';
+import { registerEngineGradients } from './gradients/tile-grad.js';
 import { registerWasmTrainingKernels } from './kernels/register-all.js';
 import { silentLogger, type EngineLogger } from './logger.js';
+import { registerThreadedWasmBackend, WASM_MAX_THREADS, type ThreadedWasmHandle } from './wasm-threads.js';
 
 /** What `initEngine` may be asked for: a backend by name, or `'auto'` for the fastest one that starts. */
 export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
@@ -30,10 +34,14 @@ export interface EngineInfo {
   /** Whether kernels run on a GPU (only `tfjs-node-gpu` with a visible CUDA device). */
   readonly gpu: boolean;
   /**
-   * Threads one process computes with: the wasm backend's pool (1 in Node), 1 for cpu, and the machine's logical
-   * cores for libtensorflow (its default intra-op pool).
+   * Threads one process computes with: the wasm backend's pthread pool (the threaded SIMD build when more than one),
+   * 1 for cpu, and the machine's logical cores for libtensorflow (its default intra-op pool).
    */
   readonly threads: number;
+  /** The thread count asked for (option, `SUPWALSH_THREADS`, or the cores this process may use). */
+  readonly threadsRequested: number;
+  /** wasm only: why fewer threads run than were asked for (the threaded build failed, or the cap of 8). */
+  readonly threadsNote?: string;
   /** The npm package that provides the backend. */
   readonly package: string;
   /** That package's version. */
@@ -57,9 +65,16 @@ export interface EngineOptions {
    * @default 'auto'
    */
   backend?: BackendChoice;
+  /**
+   * Compute threads for the wasm backend (1–256; the wasm pool holds at most 8). Omitted: `SUPWALSH_THREADS` when
+   * set, else the cores this process may use (`availableCores()`: `os.availableParallelism()` bounded by the cgroup
+   * CPU quota). More than one runs the multi-threaded SIMD build; if it cannot start, one thread runs and the reason
+   * is logged and kept in `threadsNote`. Fixed per process at the first wasm start.
+   */
+  threads?: number;
   /** Receives the choice and every fallback. @default silentLogger */
   logger?: EngineLogger;
-  /** Environment to read `SUPWALSH_BACKEND` from. @default process.env */
+  /** Environment to read `SUPWALSH_BACKEND` and `SUPWALSH_THREADS` from. @default process.env */
   env?: Readonly<Record<string, string | undefined>>;
   /** Loads a native package (tests inject failures or fakes). @default dynamic `import()` */
   importNative?: (name: NativePackage) => Promise<unknown>;
@@ -70,8 +85,11 @@ interface NativeModule {
   readonly version: string;
 }
 
-let current: { requested: BackendChoice; info: EngineInfo } | null = null;
-let pending: { requested: BackendChoice; promise: Promise<EngineInfo> } | null = null;
+let current: { requested: BackendChoice; threads: number; info: EngineInfo } | null = null;
+let pending: { requested: BackendChoice; threads: number; promise: Promise<EngineInfo> } | null = null;
+/** The wasm start of this process: its thread count is fixed from then on (one wasm module per process). */
+type WasmModule = typeof WasmBackendPackage;
+let wasmStart: { threads: number; handle: ThreadedWasmHandle | null; note?: string } | null = null;
 let native: NativeModule | null = null;
 let nativeFailures: string[] | null = null;
 
@@ -86,13 +104,16 @@ export function engineInfo(): EngineInfo | null {
  */
 export async function initEngine(options: EngineOptions = {}): Promise<EngineInfo> {
   const requested = resolveChoice(options);
-  if (current?.requested === requested && getBackend() === current.info.backend) return current.info;
-  if (pending?.requested === requested) return pending.promise;
-  const promise = start(requested, options);
-  pending = { requested, promise };
+  const threads = resolveThreads(options);
+  if (current?.requested === requested && current.threads === threads && getBackend() === current.info.backend) {
+    return current.info;
+  }
+  if (pending?.requested === requested && pending.threads === threads) return pending.promise;
+  const promise = start(requested, threads, options);
+  pending = { requested, threads, promise };
   try {
     const info = await promise;
-    current = { requested, info };
+    current = { requested, threads, info };
     return info;
   } finally {
     if (pending?.promise === promise) pending = null;
@@ -121,13 +142,36 @@ function resolveChoice(options: EngineOptions): BackendChoice {
   return fromEnv as BackendChoice;
 }
 
-async function start(requested: BackendChoice, options: EngineOptions): Promise<EngineInfo> {
+/** The allowed range of `EngineOptions.threads` and `SUPWALSH_THREADS`. */
+export const MAX_THREADS_OPTION = 256;
+
+function resolveThreads(options: EngineOptions): number {
+  if (options.threads !== undefined) return checkThreads('options.threads', options.threads);
+  const fromEnv = (options.env ?? process.env)['SUPWALSH_THREADS']?.trim();
+  if (fromEnv) return checkThreads('SUPWALSH_THREADS', /^\d+$/.test(fromEnv) ? Number(fromEnv) : Number.NaN, fromEnv);
+  return availableCores();
+}
+
+function checkThreads(argument: string, value: number, raw: unknown = value): number {
+  if (!Number.isInteger(value) || value < 1 || value > MAX_THREADS_OPTION) {
+    throw new EngineArgumentError(
+      'initEngine',
+      argument,
+      `must be an integer from 1 to ${MAX_THREADS_OPTION}, got ${JSON.stringify(raw)}`
+    );
+  }
+  return value;
+}
+
+async function start(requested: BackendChoice, threads: number, options: EngineOptions): Promise<EngineInfo> {
   const logger = options.logger ?? silentLogger;
+  // Gradients are shared by every backend (tfjs-layers registered its own on import, above).
+  registerEngineGradients();
   const skipped: string[] = [];
   const order: BackendName[] = requested === 'auto' ? ['tensorflow', 'wasm', 'cpu'] : [requested];
   for (const backend of order) {
     try {
-      const info = await activate(backend, requested, skipped, options);
+      const info = await activate(backend, requested, threads, skipped, options);
       logger.info(describe(info));
       return info;
     } catch (error: unknown) {
@@ -143,10 +187,11 @@ async function start(requested: BackendChoice, options: EngineOptions): Promise<
 async function activate(
   backend: BackendName,
   requested: BackendChoice,
+  threadsRequested: number,
   skipped: readonly string[],
   options: EngineOptions
 ): Promise<EngineInfo> {
-  const base = { requested, skipped: [...skipped], tfjsCore: version_core };
+  const base = { requested, threadsRequested, skipped: [...skipped], tfjsCore: version_core };
   switch (backend) {
     case 'tensorflow': {
       const loaded = await loadNative(options.importNative ?? ((name) => import(name)));
@@ -169,15 +214,8 @@ async function activate(
     }
     case 'wasm': {
       const wasm = await import('@tensorflow/tfjs-backend-wasm');
-      // Start the backend before replacing kernels: its own kernels' set-up runs at start, so the replaced ones stay
-      // callable for comparison (`nativeWasmKernel`). In Node the .wasm binaries load from the package's dist/
-      // folder without `setWasmPaths`.
-      if (!(await setBackend('wasm'))) {
-        throw new BackendUnavailableError(
-          'wasm',
-          'initEngine: @tensorflow/tfjs-backend-wasm did not start (it reads its .wasm binaries from its dist/ folder)'
-        );
-      }
+      const logger = options.logger ?? silentLogger;
+      const note = await startWasm(wasm, threadsRequested, logger);
       await ready();
       const kernels = registerWasmTrainingKernels();
       const simd = Boolean(await tfEnv().getAsync('WASM_HAS_SIMD_SUPPORT'));
@@ -186,6 +224,7 @@ async function activate(
         backend,
         gpu: false,
         threads: wasm.getThreadsCount(),
+        ...(note ? { threadsNote: note } : {}),
         package: '@tensorflow/tfjs-backend-wasm',
         version: wasm.version_wasm,
         simd,
@@ -207,6 +246,56 @@ async function activate(
       });
     }
   }
+}
+
+/**
+ * Starts the wasm backend once per process: the threaded SIMD build for more than one thread (falling back to the
+ * stock one-thread SIMD build with a logged reason), the stock build for one. Later calls reuse that start (a
+ * different thread count is logged and ignored: one wasm module per process). Returns why fewer threads run.
+ */
+async function startWasm(wasm: WasmModule, requested: number, logger: EngineLogger): Promise<string | undefined> {
+  const stockFailed = () =>
+    new BackendUnavailableError(
+      'wasm',
+      'initEngine: @tensorflow/tfjs-backend-wasm did not start (it reads its .wasm binaries from its dist/ folder)'
+    );
+  if (wasmStart) {
+    if (wasmStart.threads !== requested) {
+      logger.warn(
+        `initEngine: the wasm backend already runs ${wasm.getThreadsCount()} thread(s) in this process; ` +
+          `${requested} asked for now is ignored (the thread count is fixed per process)`
+      );
+    }
+    if (!(await setBackend('wasm'))) throw stockFailed();
+    return wasmStart.note;
+  }
+  const threads = Math.min(requested, WASM_MAX_THREADS);
+  let note = requested > threads ? `the wasm pool holds at most ${WASM_MAX_THREADS} threads` : undefined;
+  let handle: ThreadedWasmHandle | null = null;
+  if (threads > 1) {
+    try {
+      handle = registerThreadedWasmBackend(wasm, { threads });
+    } catch (error: unknown) {
+      note = `multi-threaded wasm unavailable, running 1 thread: ${errorMessage(error)}`;
+    }
+  }
+  // Start the backend before replacing kernels: its own kernels' set-up runs at start, so the replaced ones stay
+  // callable for comparison (`nativeWasmKernel`). In Node the .wasm binaries load from the package's dist/
+  // folder without `setWasmPaths`.
+  let ok = await setBackend('wasm');
+  if (!ok && handle) {
+    note = 'multi-threaded wasm did not start (see the warning TF.js logged above), running 1 thread';
+    handle.restoreStock();
+    handle = null;
+    ok = await setBackend('wasm');
+  }
+  if (!ok) throw stockFailed();
+  if (handle && handle.threads() < threads) {
+    note = `the threaded wasm pool started with ${handle.threads()} of ${threads} threads`;
+  }
+  if (note && (threads > 1 || requested > WASM_MAX_THREADS)) logger.warn(`initEngine: ${note}`);
+  wasmStart = { threads: requested, handle, ...(note ? { note } : {}) };
+  return note;
 }
 
 function tfBackendFlags(): object {
@@ -246,6 +335,7 @@ function nativeUnavailable(failures: readonly string[]): BackendUnavailableError
 
 function describe(info: EngineInfo): string {
   const extras = [info.gpu ? 'GPU' : 'CPU', `${info.threads} thread${info.threads === 1 ? '' : 's'}`];
+  if (info.threads !== info.threadsRequested) extras.push(`${info.threadsRequested} asked for`);
   if (info.simd !== undefined) extras.push(info.simd ? 'SIMD' : 'no SIMD');
   return `initEngine: backend '${info.backend}' (${info.package} ${info.version}; ${extras.join(', ')})`;
 }

@@ -33,6 +33,7 @@ async function main(): Promise<void> {
     ...(options.coordinator ? { coordinator: options.coordinator } : {}),
     labels: options.labels,
     backend: options.backend,
+    ...(options.threads === undefined ? {} : { threads: options.threads }),
     security,
     ...(options.healthListen ? { healthListen: options.healthListen } : {}),
     logger,

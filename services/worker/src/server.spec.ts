@@ -34,6 +34,7 @@ describe('the worker server', () => {
       workerId: (port) => `local-${port}`,
       dataDir,
       backend: 'wasm',
+      threads: 1,
       labels: { gpu: 'none' },
       logger: silentWorkerLogger,
     });
@@ -57,6 +58,7 @@ describe('the worker server', () => {
       state: WorkerState.WORKER_STATE_IDLE,
       shards: [],
       instanceId: worker.instanceId,
+      threads: 1,
     });
   });
 

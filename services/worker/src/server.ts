@@ -60,6 +60,8 @@ export interface WorkerServerDeps {
   logger: WorkerLogger;
   /** Compute backend. @default 'auto' (SUPWALSH_BACKEND, else the fastest available) */
   backend?: BackendChoice;
+  /** Compute threads for `initEngine` (wasm pool); unset: `SUPWALSH_THREADS`, else the cores the process may use. */
+  threads?: number;
   /** HTTP/2 flow-control window of accepted connections (ring traffic). @default 16 MiB */
   flowControlWindowBytes?: number;
   /**
@@ -148,6 +150,7 @@ export async function createWorkerServer(deps: WorkerServerDeps): Promise<Worker
   }
   const engine = await initEngine({
     ...(deps.backend ? { backend: deps.backend } : {}),
+    ...(deps.threads === undefined ? {} : { threads: deps.threads }),
     logger: { info: (m) => logger.info(m), warn: (m) => logger.warn(m) },
   });
   const devices = await describeDevices(engine);
@@ -207,6 +210,7 @@ export async function createWorkerServer(deps: WorkerServerDeps): Promise<Worker
     workerId,
     address,
     backend: engine.backend,
+    threads: engine.threads,
     devices,
     labels,
     version: WORKER_VERSION,

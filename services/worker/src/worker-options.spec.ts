@@ -43,6 +43,17 @@ describe('parseWorkerOptions', () => {
     expect(() => parseWorkerOptions(['--backend', 'cuda'], {})).toThrow(/--backend must be one of auto, tensorflow/);
   });
 
+  it('takes the thread count from --threads or SUPWALSH_THREADS and refuses anything but 1–256', () => {
+    expect(parseWorkerOptions(['--threads', '4'], { SUPWALSH_THREADS: '2' }).threads).toBe(4);
+    expect(parseWorkerOptions([], { SUPWALSH_THREADS: '2' }).threads).toBe(2);
+    expect(parseWorkerOptions([], {}).threads).toBeUndefined();
+    for (const bad of ['0', '1.5', 'all', '300']) {
+      expect(() => parseWorkerOptions(['--threads', bad], {})).toThrow(
+        `--threads must be an integer from 1 to 256; got ${bad}`
+      );
+    }
+  });
+
   it('derives a valid default worker id from the host name and port', () => {
     expect(defaultWorkerId(50061, 'node 7.example')).toBe('node-7.example-50061');
   });

@@ -19,6 +19,8 @@ export interface WorkerOptions {
   cacheDir?: string;
   labels: Record<string, string>;
   backend: BackendChoice;
+  /** Compute threads (wasm pool); unset: `SUPWALSH_THREADS`, else the cores the process may use (`initEngine`). */
+  threads?: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** PEM files for mutual TLS (all three or none), read by main.ts. */
   tls: TlsFiles;
@@ -43,6 +45,7 @@ export const WORKER_USAGE = `Usage: node services/worker/dist/main.js [options]
   --cache-dir DIR          preprocessed dataset cache             env SUPWALSH_CACHE_DIR    default ~/.cache/supwalsh/datasets
   --label key=value        label for workers.selector (repeatable) env SUPWALSH_WORKER_LABELS (k=v,k=v)
   --backend NAME           auto | tensorflow | wasm | cpu         env SUPWALSH_BACKEND      default auto
+  --threads N              compute threads of this process, 1–256 env SUPWALSH_THREADS      default: the cores it may use (cgroup quota)
   --log-level LEVEL        debug | info | warn | error            env SUPWALSH_LOG_LEVEL    default info
   --tls-cert FILE          PEM certificate (server and client)    env SUPWALSH_TLS_CERT     default: plaintext
   --tls-key FILE           PEM private key of --tls-cert          env SUPWALSH_TLS_KEY
@@ -71,6 +74,7 @@ export function parseWorkerOptions(
         'cache-dir': { type: 'string' },
         label: { type: 'string', multiple: true },
         backend: { type: 'string' },
+        threads: { type: 'string' },
         'log-level': { type: 'string' },
         'tls-cert': { type: 'string' },
         'tls-key': { type: 'string' },
@@ -89,6 +93,11 @@ export function parseWorkerOptions(
   const backend = pick(values.backend, 'SUPWALSH_BACKEND') ?? 'auto';
   if (!(BACKEND_CHOICES as readonly string[]).includes(backend)) {
     throw new WorkerArgumentError(fn, '--backend', `must be one of ${BACKEND_CHOICES.join(', ')}; got ${backend}`);
+  }
+  const threadsText = pick(values.threads, 'SUPWALSH_THREADS')?.trim();
+  const threads = threadsText === undefined ? undefined : Number(threadsText);
+  if (threads !== undefined && (!/^\d+$/.test(threadsText!) || threads < 1 || threads > 256)) {
+    throw new WorkerArgumentError(fn, '--threads', `must be an integer from 1 to 256; got ${threadsText}`);
   }
   const logLevel = pick(values['log-level'], 'SUPWALSH_LOG_LEVEL') ?? 'info';
   if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) {
@@ -118,6 +127,7 @@ export function parseWorkerOptions(
     ...optional('cacheDir', pick(values['cache-dir'], 'SUPWALSH_CACHE_DIR')),
     labels,
     backend: backend as BackendChoice,
+    ...(threads === undefined ? {} : { threads }),
     logLevel: logLevel as WorkerOptions['logLevel'],
     tls: tlsFilesFrom({ cert: values['tls-cert'], key: values['tls-key'], ca: values['tls-ca'] }, env),
     ...optional('tokenFile', values['token-file']),

@@ -40,6 +40,8 @@ export interface WorkerRuntimeOptions {
   /** `host:port` peers and the coordinator reach this worker at. */
   address: string;
   backend: BackendName;
+  /** Compute threads of this process (`EngineInfo.threads`), advertised in WorkerInfo.threads. */
+  threads?: number;
   devices: DeviceInfo[];
   labels: Record<string, string>;
   version: string;
@@ -128,6 +130,7 @@ export function createWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntim
     registerTime: undefined,
     lastHeartbeatTime: undefined,
     instanceId: options.instanceId,
+    threads: options.threads ?? 0,
   });
 
   const startShardImpl = (request: StartShardRequest): ShardStatus => {

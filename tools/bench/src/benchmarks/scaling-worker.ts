@@ -18,6 +18,8 @@ export interface ScalingJob {
   readonly batchSize: number;
   /** Steps run in each phase (the first is not timed: warm-up). */
   readonly steps: number;
+  /** wasm threads of this rank: the cores shared out among the ranks (cores / worldSize, at least 1). */
+  readonly threads: number;
 }
 
 export type ScalingMessage =
@@ -35,7 +37,7 @@ function send(message: ScalingMessage): void {
 }
 
 async function main(job: ScalingJob): Promise<void> {
-  const info = await initEngine({ backend: 'wasm' });
+  const info = await initEngine({ backend: 'wasm', threads: job.threads });
   const server = await createCollectiveServer({ listen: '127.0.0.1:0' });
   send({ type: 'address', address: server.address });
   const peers = await new Promise<string[]>((resolve) => process.once('message', (m) => resolve(m as string[])));

@@ -3,12 +3,13 @@
  *
  * Images per second of the Sup-Walsh pretraining and of ordinary training when one run is shared by 1 or 2 worker
  * processes that all-reduce through @supwalsh/collective on loopback — the service's data path without its control
- * plane. Each rank is its own process (wasm backend, one thread). Rows: `{ model, phase, worldSize, imagesPerSecond,
+ * plane. Each rank is its own process (wasm backend) with cores / N threads, so 1 and 2 processes use the same cores. Rows: `{ model, phase, worldSize, imagesPerSecond,
  * speedup }`, speedup against world size 1 of the same model and phase, measured in the same run. Pretraining
  * shares `groupsPerStep` class groups per step among the ranks (the original's 1 group per step cannot be shared).
  */
 import { fork } from 'node:child_process';
 import path from 'node:path';
+import { availableCores } from '@supwalsh/engine';
 import type { ModelName } from '@supwalsh/models';
 import { defineBenchmark, option, type BenchRow } from '../benchmark.js';
 import type { ScalingJob, ScalingMessage } from './scaling-worker.js';
@@ -47,7 +48,8 @@ async function runRing(job: Omit<ScalingJob, 'rank'>): Promise<Done[]> {
 
 export default defineBenchmark({
   name: 'scaling',
-  description: 'Sup-Walsh pretraining and training images/s on 1 vs 2 worker processes (all-reduce on loopback)',
+  description:
+    'Sup-Walsh pretraining and training images/s on 1 vs 2 worker processes sharing the cores (cores/N threads each; all-reduce on loopback)',
   async run({ args, log, setBackend }) {
     const models = (option(args, '--models')?.split(',') ?? ['base', 'resnet50']) as ModelName[];
     const worlds = option(args, '--world')?.split(',').map(Number) ?? [1, 2];
@@ -62,7 +64,9 @@ export default defineBenchmark({
         log(
           `${model}: ${worldSize} process${worldSize === 1 ? '' : 'es'}, ${steps} steps per phase, ${groupsPerStep} groups per pretraining step…`
         );
-        const ranks = await runRing({ model, worldSize, groupsPerStep, batchSize: 32, steps });
+        // The machine's cores shared out among the ranks (the CLI's --local N should do the same).
+        const threads = Math.max(1, Math.floor(Math.min(availableCores(), 8 * worldSize) / worldSize));
+        const ranks = await runRing({ model, worldSize, groupsPerStep, batchSize: 32, steps, threads });
         setBackend(ranks[0]?.engine ?? 'wasm');
         for (const phase of ['pretraining', 'training'] as const) {
           // The ring is as fast as its slowest rank; each rank times the same global steps.
@@ -74,6 +78,7 @@ export default defineBenchmark({
             model,
             phase,
             worldSize,
+            threadsPerRank: threads,
             imagesPerStep: phase === 'pretraining' ? groupsPerStep * 10 : 32,
             imagesPerSecond: Number(imagesPerSecond.toFixed(2)),
             speedup: Number((imagesPerSecond / (base[phase] ?? imagesPerSecond)).toFixed(2)),

@@ -20,6 +20,8 @@ export interface TrainStepJob {
   /** Time only the first step (cpu on big models); otherwise one warm-up step, then `time()`. */
   singleStep: boolean;
   minSeconds: number;
+  /** wasm compute threads (`initEngine({ threads })`); unset: the engine's default. */
+  threads?: number;
 }
 
 export type TrainStepResult =
@@ -27,6 +29,8 @@ export type TrainStepResult =
       ok: true;
       /** The package that provided the backend, e.g. `@tensorflow/tfjs-backend-wasm 4.22.0, 1 thread`. */
       engine: string;
+      /** Threads the engine computed with. */
+      threads: number;
       params: number;
       /** Seconds of each step: the first (with optimizer set-up) and the timed median. */
       firstSeconds: number;
@@ -71,7 +75,10 @@ function trackPeakTensorBytes(): () => number {
 }
 
 async function run(job: TrainStepJob): Promise<TrainStepResult> {
-  const info = await initEngine({ backend: job.backend });
+  const info = await initEngine({
+    backend: job.backend,
+    ...(job.threads === undefined ? {} : { threads: job.threads }),
+  });
   const peak = trackPeakTensorBytes();
   const model = buildModel(job.model, { inputShape: job.inputShape, numClasses: job.numClasses });
   const optimizer = createOptimizer(job.optimizer);
@@ -106,6 +113,7 @@ async function run(job: TrainStepJob): Promise<TrainStepResult> {
   return {
     ok: true,
     engine: `${info.package} ${info.version}, ${info.threads} thread${info.threads === 1 ? '' : 's'}${info.gpu ? ', GPU' : ''}`,
+    threads: info.threads,
     params: countParameters(model).trainable,
     firstSeconds,
     medianSeconds: timing.median,

@@ -1,11 +1,17 @@
-import { fork } from 'node:child_process';
+import { execFile, fork } from 'node:child_process';
 import path from 'node:path';
-import type { BackendName } from '@supwalsh/engine';
+import { promisify } from 'node:util';
+import { availableCores, type BackendName } from '@supwalsh/engine';
 import { isModelName, MODEL_NAMES, type ModelName } from '@supwalsh/models';
 import { defineBenchmark, type BenchRow } from '../benchmark.js';
 import type { OptimizerName, TrainStepJob, TrainStepResult } from './train-step-worker.js';
 
 const WORKER = path.join(import.meta.dirname, 'train-step-worker.js');
+/** The PyTorch side: tools/bench/python/torch_train_step.py (not compiled; found from dist/benchmarks/). */
+const TORCH_SCRIPT = path.join(import.meta.dirname, '..', '..', 'python', 'torch_train_step.py');
+/** Debian's python3-torch lives under the system Python, not a pyenv one on PATH. */
+const TORCH_PYTHON = process.env['SUPWALSH_TORCH_PYTHON'] ?? '/usr/bin/python3';
+const run = promisify(execFile);
 const INPUT: [number, number, number] = [64, 64, 1];
 const CLASSES = 10;
 /** Fastest first; the native backend is measured only where `@tensorflow/tfjs-node(-gpu)` is installed. */
@@ -23,6 +29,9 @@ interface Options {
   cpuBatch: number;
   optimizer: OptimizerName;
   minSeconds: number;
+  /** wasm thread counts, each measured in its own process (and PyTorch with the same count). */
+  threads: number[];
+  torch: boolean;
 }
 
 function flag(args: readonly string[], name: string): string | undefined {
@@ -58,7 +67,45 @@ function parse(args: readonly string[]): Options {
     cpuBatch: Math.round(positive('--cpu-batch', 1)),
     optimizer: optimizer as OptimizerName,
     minSeconds: positive('--min-seconds', 4),
+    threads: parseThreads(flag(args, '--threads')),
+    torch: (flag(args, '--torch') ?? 'auto') !== 'off',
   };
+}
+
+/** `--threads 1,2`; default 1 and every core this process may use. */
+function parseThreads(value: string | undefined): number[] {
+  if (value === undefined) return [...new Set([1, Math.min(availableCores(), 8)])];
+  return value.split(',').map((t) => {
+    const n = Number(t.trim());
+    if (!Number.isInteger(n) || n < 1 || n > 8)
+      throw new Error(`train-step: --threads must list integers 1–8, got ${t}`);
+    return n;
+  });
+}
+
+type TorchResult = { ok: true; medianSeconds: number; params: number; torch: string } | { ok: false; message: string };
+
+/** Why PyTorch cannot run here, or null when `import torch, torchvision` works. */
+async function torchMissing(): Promise<string | null> {
+  try {
+    await run(TORCH_PYTHON, ['-c', 'import torch, torchvision'], { timeout: 120_000 });
+    return null;
+  } catch (error: unknown) {
+    return `${TORCH_PYTHON} cannot import torch and torchvision (apt-get install python3-torch python3-torchvision): ${String(error).split('\n')[0]}`;
+  }
+}
+
+async function runTorch(model: ModelName, batch: number, threads: number, minSeconds: number): Promise<TorchResult> {
+  try {
+    const { stdout } = await run(
+      TORCH_PYTHON,
+      [TORCH_SCRIPT, model, String(batch), String(threads), String(minSeconds)],
+      { timeout: 1_800_000, maxBuffer: 1 << 20, env: { ...process.env, OMP_NUM_THREADS: String(threads) } }
+    );
+    return JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as TorchResult;
+  } catch (error: unknown) {
+    return { ok: false, message: String(error).split('\n').slice(0, 3).join(' ') };
+  }
 }
 
 function runJob(job: TrainStepJob): Promise<TrainStepResult> {
@@ -82,56 +129,97 @@ function runJob(job: TrainStepJob): Promise<TrainStepResult> {
 export default defineBenchmark({
   name: 'train-step',
   description:
-    'images/s of a full training step (forward, backward, SGD) at batch 32 on 64 × 64 × 1 for every model on the native backend (if installed), wasm and cpu (one step of --cpu-batch 1 image but for base), with peak memory; --models a,b --backends wasm,cpu --batch --cpu-batch --optimizer sgd|momentum|adam --min-seconds',
+    'images/s of a full training step (forward, backward, SGD) at batch 32 on 64 × 64 × 1 for every model on the native backend (if installed), wasm on each --threads count next to PyTorch on as many threads, and cpu (one step of --cpu-batch 1 image but for base), with peak memory; --models a,b --backends wasm,cpu --threads 1,2 --torch auto|off --batch --cpu-batch --optimizer sgd|momentum|adam --min-seconds',
   async run({ args, log, setBackend }) {
     const o = parse(args);
     const rows: BenchRow[] = [];
     const used = new Set<string>();
-    for (const backend of o.backends) {
-      for (const model of o.models) {
-        const singleStep = backend === 'cpu' && !CPU_FULL_BATCH.includes(model);
-        let batch = singleStep ? Math.min(o.cpuBatch, o.batch) : o.batch;
-        const job = { backend, model, inputShape: INPUT, numClasses: CLASSES, optimizer: o.optimizer, singleStep };
-        let result = await runJob({ ...job, batch, minSeconds: o.minSeconds });
-        // A batch that does not fit (wasm's heap is at most 4 GB) is halved until it does, and the row says so.
-        while (!result.ok && OUT_OF_MEMORY.test(result.message) && batch > 1) {
-          log(`${backend} ${model}: batch ${batch} ran out of memory (${result.message}); trying ${batch >> 1}`);
-          batch >>= 1;
-          result = await runJob({ ...job, batch, minSeconds: o.minSeconds });
-        }
-        if (!result.ok) {
-          if (backend === 'tensorflow' && /needs @tensorflow\/tfjs-node/.test(result.message)) {
-            log(`${backend}: not installed, skipped (${result.message.split('\n')[0]?.slice(0, 160)}…)`);
-            break;
+    const skippedBackends = new Set<string>();
+    const torchProblem = o.torch && o.backends.includes('wasm') ? await torchMissing() : 'off (--torch off)';
+    if (torchProblem && o.torch) log(`PyTorch: skipped — ${torchProblem}`);
+    // Model by model, ours and PyTorch's step one after the other at each thread count: on a shared machine the load
+    // changes over minutes, so the ratio is taken between neighbouring measurements.
+    for (const model of o.models) {
+      for (const backend of o.backends) {
+        if (skippedBackends.has(backend)) continue;
+        for (const threads of backend === 'wasm' ? o.threads : [undefined]) {
+          const singleStep = backend === 'cpu' && !CPU_FULL_BATCH.includes(model);
+          let batch = singleStep ? Math.min(o.cpuBatch, o.batch) : o.batch;
+          const job = {
+            backend,
+            model,
+            inputShape: INPUT,
+            numClasses: CLASSES,
+            optimizer: o.optimizer,
+            singleStep,
+            ...(threads === undefined ? {} : { threads }),
+          };
+          let result = await runJob({ ...job, batch, minSeconds: o.minSeconds });
+          // A batch that does not fit (wasm's heap is at most 4 GB) is halved until it does, and the row says so.
+          while (!result.ok && OUT_OF_MEMORY.test(result.message) && batch > 1) {
+            log(`${backend} ${model}: batch ${batch} ran out of memory (${result.message}); trying ${batch >> 1}`);
+            batch >>= 1;
+            result = await runJob({ ...job, batch, minSeconds: o.minSeconds });
           }
-          log(`${backend} ${model}: FAILED ${result.message}`);
-          rows.push({ backend, model, batch, optimizer: o.optimizer, note: `failed: ${result.message.slice(0, 200)}` });
-          continue;
+          if (!result.ok) {
+            if (backend === 'tensorflow' && /needs @tensorflow\/tfjs-node/.test(result.message)) {
+              log(`${backend}: not installed, skipped (${result.message.split('\n')[0]?.slice(0, 160)}…)`);
+              skippedBackends.add(backend);
+              break;
+            }
+            log(`${backend} ${model}: FAILED ${result.message}`);
+            rows.push({
+              backend,
+              model,
+              batch,
+              optimizer: o.optimizer,
+              note: `failed: ${result.message.slice(0, 200)}`,
+            });
+            continue;
+          }
+          const notes = [];
+          if (singleStep) notes.push(`cpu: one step of ${batch} image${batch === 1 ? '' : 's'}, the first`);
+          else if (batch < o.batch) notes.push(`batch ${o.batch} does not fit in ${backend}'s memory`);
+          used.add(backend);
+          const ours = batch / result.medianSeconds;
+          const row: BenchRow = {
+            backend,
+            model,
+            threads: result.threads,
+            params: result.params,
+            batch,
+            optimizer: o.optimizer,
+            imagesPerSecond: ours,
+            secondsPerStep: result.medianSeconds,
+            steps: result.runs,
+            firstStepSeconds: result.firstSeconds,
+            peakTensorMB: result.peakTensorBytes / MB,
+            peakRssMB: result.maxRssBytes / MB,
+          };
+          log(
+            `${backend} ${model}: ${ours.toFixed(2)} images/s (${result.medianSeconds.toFixed(3)} s/step ` +
+              `× ${result.runs}, batch ${batch}), peak tensors ${(result.peakTensorBytes / MB).toFixed(0)} MB, ` +
+              `RSS ${(result.maxRssBytes / MB).toFixed(0)} MB — ${result.engine}`
+          );
+          if (backend === 'wasm' && threads !== undefined && !torchProblem) {
+            if (o.optimizer !== 'sgd') notes.push('PyTorch runs SGD only');
+            const torch = await runTorch(model, batch, threads, o.minSeconds);
+            if (torch.ok) {
+              row['torchImagesPerSecond'] = batch / torch.medianSeconds;
+              row['oursOverTorch'] = ours / row['torchImagesPerSecond'];
+              row['torchParams'] = torch.params;
+              log(
+                `torch ${torch.torch} ${model}: ${(batch / torch.medianSeconds).toFixed(2)} images/s on ${threads} ` +
+                  `thread(s) — ours / torch = ${(ours / (batch / torch.medianSeconds)).toFixed(3)}`
+              );
+            } else {
+              notes.push(`PyTorch failed: ${torch.message.slice(0, 160)}`);
+              log(`torch ${model}: FAILED ${torch.message}`);
+            }
+          }
+          row['note'] = notes.join('; ');
+          rows.push(row);
         }
-        const notes = [];
-        if (singleStep) notes.push(`cpu: one step of ${batch} image${batch === 1 ? '' : 's'}, the first`);
-        else if (batch < o.batch) notes.push(`batch ${o.batch} does not fit in ${backend}'s memory`);
-        used.add(backend);
-        const row: BenchRow = {
-          backend,
-          model,
-          params: result.params,
-          batch,
-          optimizer: o.optimizer,
-          imagesPerSecond: batch / result.medianSeconds,
-          secondsPerStep: result.medianSeconds,
-          steps: result.runs,
-          firstStepSeconds: result.firstSeconds,
-          peakTensorMB: result.peakTensorBytes / MB,
-          peakRssMB: result.maxRssBytes / MB,
-          note: notes.join('; '),
-        };
-        log(
-          `${backend} ${model}: ${(batch / result.medianSeconds).toFixed(2)} images/s (${result.medianSeconds.toFixed(3)} s/step ` +
-            `× ${result.runs}, batch ${batch}), peak tensors ${(result.peakTensorBytes / MB).toFixed(0)} MB, ` +
-            `RSS ${(result.maxRssBytes / MB).toFixed(0)} MB — ${result.engine}`
-        );
-        rows.push(row);
       }
     }
     setBackend([...used].join(', '));

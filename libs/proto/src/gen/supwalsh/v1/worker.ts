@@ -430,6 +430,12 @@ export interface WorkerInfo {
     | undefined;
   /** Random id of this process start; a new one for a known worker_id means the worker restarted. */
   instanceId: string;
+  /**
+   * Compute threads of its one process: the wasm backend's pthread pool (1–8; the cores it may use unless
+   * --threads / SUPWALSH_THREADS says otherwise), libtensorflow's intra-op pool, 1 for the cpu backend. 0: not
+   * reported (an older worker).
+   */
+  threads: number;
 }
 
 export interface WorkerInfo_LabelsEntry {
@@ -1524,6 +1530,7 @@ function createBaseWorkerInfo(): WorkerInfo {
     registerTime: undefined,
     lastHeartbeatTime: undefined,
     instanceId: "",
+    threads: 0,
   };
 }
 
@@ -1564,6 +1571,9 @@ export const WorkerInfo: MessageFns<WorkerInfo> = {
     }
     if (message.instanceId !== "") {
       writer.uint32(98).string(message.instanceId);
+    }
+    if (message.threads !== 0) {
+      writer.uint32(104).uint32(message.threads);
     }
     return writer;
   },
@@ -1680,6 +1690,14 @@ export const WorkerInfo: MessageFns<WorkerInfo> = {
             message.instanceId = reader.string();
             continue;
           }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.threads = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1735,6 +1753,7 @@ export const WorkerInfo: MessageFns<WorkerInfo> = {
         : isSet(object.instance_id)
         ? globalThis.String(object.instance_id)
         : "",
+      threads: isSet(object.threads) ? globalThis.Number(object.threads) : 0,
     };
   },
 
@@ -1782,6 +1801,9 @@ export const WorkerInfo: MessageFns<WorkerInfo> = {
     if (message.instanceId !== "") {
       obj.instanceId = message.instanceId;
     }
+    if (message.threads !== 0) {
+      obj.threads = Math.round(message.threads);
+    }
     return obj;
   },
 
@@ -1810,6 +1832,7 @@ export const WorkerInfo: MessageFns<WorkerInfo> = {
     message.registerTime = object.registerTime ?? undefined;
     message.lastHeartbeatTime = object.lastHeartbeatTime ?? undefined;
     message.instanceId = object.instanceId ?? "";
+    message.threads = object.threads ?? 0;
     return message;
   },
 };
