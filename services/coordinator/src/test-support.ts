@@ -276,6 +276,7 @@ export class FakeWorker {
         backend: Backend.BACKEND_WASM,
         devices: [],
         capacity: 1,
+        threads: 1,
         labels: { zone: 'test' },
         version: '0.1.0',
         state: WorkerState.WORKER_STATE_IDLE,
