@@ -161,7 +161,16 @@ export function formatRunResults(experiment: Experiment): string {
   });
   const header = ['RUN', 'STATE', 'EPOCH', 'TRAIN ACC', 'TEST ACC'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  return [header, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
+  return (
+    [header, ...rows]
+      .map((r) =>
+        r
+          .map((c, i) => c.padEnd(widths[i]!))
+          .join('  ')
+          .trimEnd()
+      )
+      .join('\n') + '\n'
+  );
 }
 
 /** An embedded cluster the coordinator's CLI starts for a submit without a coordinator. */
@@ -199,7 +208,9 @@ export async function submitCommand(
     out: { type: 'string' },
     detach: { type: 'boolean' },
     ...CONNECT_OPTIONS,
-    ...(local ? { local: { type: 'string', default: '2' }, 'data-dir': { type: 'string', default: '.supwalsh/local' } } : {}),
+    ...(local
+      ? { local: { type: 'string', default: '2' }, 'data-dir': { type: 'string', default: '.supwalsh/local' } }
+      : {}),
   } as const satisfies Record<string, FlagSpec>;
   const args = parseCommandArgs('submit', usage, argv, flags, io);
   if ('exitCode' in args) return args.exitCode;
@@ -214,7 +225,8 @@ export async function submitCommand(
     return fail(`--local must be an integer from 1 to 64, got ${values.local}`);
   }
   let address = values.coordinator;
-  if (values.detach && !address) return fail(`--detach needs a coordinator (--coordinator or $${COORDINATOR_ADDRESS_ENV})`);
+  if (values.detach && !address)
+    return fail(`--detach needs a coordinator (--coordinator or $${COORDINATOR_ADDRESS_ENV})`);
   if (!address && !local) {
     return fail(
       `--coordinator (or $${COORDINATOR_ADDRESS_ENV}) is required; the embedded local cluster is @supwalsh/coordinator's (nx run coordinator:submit)`
@@ -339,7 +351,12 @@ export async function listCommand(argv: readonly string[], io: CliIo): Promise<n
 function formatColumns(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   return [header, ...rows]
-    .map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd())
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd()
+    )
     .join('\n')
     .concat('\n');
 }

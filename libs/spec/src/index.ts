@@ -14,13 +14,6 @@
  * ```
  * @module
  */
-export {
-  ENUMS,
-  enumValue,
-  requireKnownEnum,
-  shortName,
-  valueNames,
-  type EnumInfo,
-} from './enums.js';
+export { ENUMS, enumValue, requireKnownEnum, shortName, valueNames, type EnumInfo } from './enums.js';
 export { SpecValidationError } from './errors.js';
 export { MAX_SPEC_TEXT_BYTES, parseSpecText, snake } from './spec-text.js';
