@@ -4,6 +4,7 @@ import { ArtifactKind, ExperimentState, runStateToJSON, type Experiment } from '
 import {
   COORDINATOR_ADDRESS_ENV,
   createSupWalshClient,
+  DEFAULT_DEADLINES,
   isTerminalState,
   toSupWalshError,
   type SupWalshClient,
@@ -66,6 +67,7 @@ export const WATCH_USAGE = `usage: supwalsh watch <experiment id> [--after <sequ
   Streams the experiment's events until it ends (exit 1 if it failed or was cancelled, or the coordinator stayed
   unreachable: then it prints the last event it got and how to resume after it).
   --after <sequence>     start after this event sequence number                                default 0
+  --outage-ms <n>        how long to ride out an unreachable coordinator                  default 120000
 ${CONNECT_USAGE}`;
 
 export const LIST_USAGE = `usage: supwalsh list [options]
@@ -286,24 +288,37 @@ export async function submitCommand(
  * good (the SDK rode out what it could), the error's last sequence is printed with the command that resumes there.
  */
 export async function watchCommand(argv: readonly string[], io: CliIo): Promise<number> {
-  const args = parseCommandArgs('watch', WATCH_USAGE, argv, { ...CONNECT_OPTIONS, after: { type: 'string' } }, io, 1);
+  const args = parseCommandArgs(
+    'watch',
+    WATCH_USAGE,
+    argv,
+    { ...CONNECT_OPTIONS, after: { type: 'string' }, 'outage-ms': { type: 'string' } },
+    io,
+    1
+  );
   if ('exitCode' in args) return args.exitCode;
   const { values, positionals } = args;
   const id = experimentId('watch', WATCH_USAGE, positionals, io);
   if (!id) return USAGE_EXIT_CODE;
   const after = nonNegativeInteger('after', values.after, 0);
-  if (typeof after === 'string') {
-    io.stderr.write(`supwalsh watch: ${after}\n`);
-    return USAGE_EXIT_CODE;
+  const outageMs = nonNegativeInteger('outage-ms', values['outage-ms'], DEFAULT_DEADLINES.watchOutageMs);
+  for (const problem of [after, outageMs]) {
+    if (typeof problem === 'string') {
+      io.stderr.write(`supwalsh watch: ${problem}\n`);
+      return USAGE_EXIT_CODE;
+    }
   }
-  const client = connect(values, io);
+  const client = createSupWalshClient({
+    ...clientOptions(values, io, values.coordinator),
+    deadlines: { watchOutageMs: outageMs as number },
+  });
   try {
     const experiment = await client.get(id);
     io.stdout.write(`experiment ${experiment.id} (${experiment.spec?.name ?? ''})\n${ownerLine(experiment)}`);
     const print = createEventPrinter(io.stdout, new Map(experiment.runs.map((r) => [r.id, r.label])));
     try {
       for await (const event of client.watch(id, {
-        afterSequence: after,
+        afterSequence: after as number,
         ...(io.signal ? { signal: io.signal } : {}),
       }))
         print(event);

@@ -95,7 +95,10 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
           options.dataDir,
         ];
         if (options.cacheDir) args.push('--cache-dir', options.cacheDir);
-        const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: localWorkerEnv(options.workers) });
+        const child = spawn(process.execPath, args, {
+          stdio: ['ignore', 'pipe', 'pipe'],
+          env: localWorkerEnv(options.workers),
+        });
         children.push(child);
         const forward = (line: string) => options.workerLog?.(`[${id}] ${line}`);
         createInterface({ input: child.stderr! }).on('line', forward);
