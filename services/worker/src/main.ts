@@ -35,6 +35,7 @@ async function main(): Promise<void> {
     backend: options.backend,
     security,
     ...(options.healthListen ? { healthListen: options.healthListen } : {}),
+    ...(options.healthStallMs === undefined ? {} : { healthStallMs: options.healthStallMs }),
     logger,
   });
   let signals = 0;
