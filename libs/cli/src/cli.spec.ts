@@ -140,7 +140,12 @@ describe('createEventPrinter', () => {
         } as never,
       })
     );
-    print(event('r1', { $case: 'log', value: { level: LogLevel.LOG_LEVEL_WARNING, message: 'slow', code: '' } }));
+    print(
+      event('r1', {
+        $case: 'log',
+        value: { level: LogLevel.LOG_LEVEL_WARNING, message: 'slow', code: '', workerId: '' },
+      })
+    );
     print(
       event('r1', { $case: 'runStateChanged', value: { state: RunState.RUN_STATE_FAILED, message: 'boom' } as never })
     );
@@ -166,8 +171,14 @@ describe('createEventPrinter', () => {
     const print = createEventPrinter(out, labels);
     const step = { phase: Phase.PHASE_PRETRAINING, epoch: 1, epochsTotal: 1, stepInEpoch: 1, stepsPerEpoch: 2 };
     print(event('r1', { $case: 'stepProgress', value: { ...step, loss: 1, epochLoss: 1 } as never }));
-    print(event('r1', { $case: 'log', value: { level: LogLevel.LOG_LEVEL_INFO, message: 'next', code: '' } }));
-    expect(out.text()).toMatch(/^\r\u001b\[K {2}pretraining epoch 1\/1 {2}\[#{10}\.{10}\] 1\/2 .*\r\u001b\[Knext\n$/);
+    print(
+      event('r1', { $case: 'log', value: { level: LogLevel.LOG_LEVEL_INFO, message: 'next', code: '', workerId: '' } })
+    );
+    const clear = '\r\u001b[K'; // carriage return, erase the line
+    const [live, next] = out.text().split(clear).slice(1);
+    expect(live).toMatch(/^ {2}pretraining epoch 1\/1 {2}\[#{10}\.{10}\] 1\/2 {2}loss 1\.0000/);
+    expect(live).not.toContain('\n');
+    expect(next).toBe('next\n');
   });
 
   it('formats durations as m:ss and h:mm:ss', () => {

@@ -1,10 +1,10 @@
 import {
-  ExperimentState,
   experimentStateToJSON,
   LogLevel,
   Phase,
   RunState,
   type ExperimentEvent,
+  type ExperimentState,
   type StepProgress,
 } from '@supwalsh/proto';
 

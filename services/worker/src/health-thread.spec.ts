@@ -86,7 +86,8 @@ describe('the health thread', () => {
       thread = await startHealthThread({ listen: '127.0.0.1:0', services: SERVICES, stallMs: 2500, beatMs: 100 });
       thread.setStatus('SERVING');
       const prober = probe(thread.address, 9000);
-      await prober.first;
+      const liveness = probe(thread.address, 9000, LIVENESS_SERVICE);
+      await Promise.all([prober.first, liveness.first]);
       await new Promise((resolve) => setTimeout(resolve, 300)); // a fresh heartbeat before the block
       const block = blockFor(5000);
       const answers = await prober.answers;
@@ -105,6 +106,13 @@ describe('the health thread', () => {
       const after = answers.filter((a) => a.at > block.end + 1000);
       expect(after.length).toBeGreaterThan(0);
       expect(new Set(after.map((a) => a.status))).toEqual(new Set(['SERVING']));
+      // The liveness service says the same of a stalled main thread.
+      const live = await liveness.answers;
+      const liveLate = live.filter((a) => a.at > block.start + 3500 && a.at + a.ms <= block.end);
+      expect(liveLate.length).toBeGreaterThan(0);
+      expect(new Set(liveLate.map((a) => a.status))).toEqual(new Set(['NOT_SERVING']));
+      const liveEarly = live.filter((a) => a.at >= block.start && a.at + a.ms < block.start + 1500);
+      expect(new Set(liveEarly.map((a) => a.status))).toEqual(new Set(['SERVING']));
     }
   );
 
@@ -121,6 +129,8 @@ describe('the health thread', () => {
       thread.setStatus('NOT_SERVING');
       await new Promise((resolve) => setTimeout(resolve, 100));
       expect((await probe(thread.address, 0).answers)[0]!.status).toBe('NOT_SERVING');
+      // Draining is not dead: the liveness service stays SERVING.
+      expect((await probe(thread.address, 0, LIVENESS_SERVICE).answers)[0]!.status).toBe('SERVING');
       const address = thread.address;
       await thread.stop();
       expect((await probe(address, 0).answers)[0]!.status).toMatch(/^ERROR 14$/); // UNAVAILABLE
