@@ -169,6 +169,18 @@ describe.skipIf(noKubectl).each(OVERLAYS)('the %s overlay', (overlay) => {
     }
   });
 
+  it("gives workers a strict liveness probe on the health thread's liveness service", () => {
+    const [worker] = workersOf(overlay).spec.template.spec.containers;
+    const probe = worker!.livenessProbe!;
+    // The health thread answers within milliseconds however long a training step runs (services/worker
+    // health-thread.ts): a short timeout and ~30 s to a restart; `liveness` stays SERVING while the worker drains.
+    expect(probe.grpc?.service).toBe('liveness');
+    expect(probe.timeoutSeconds).toBeLessThanOrEqual(3);
+    expect((probe.periodSeconds ?? 10) * (probe.failureThreshold ?? 3)).toBeLessThanOrEqual(60);
+    // Readiness asks for the whole server, which a draining worker reports NOT_SERVING.
+    expect(worker!.readinessProbe?.grpc?.service ?? '').toBe('');
+  });
+
   it('runs every container non-root, read-only, without privilege escalation or capabilities', () => {
     for (const [who, spec] of podSpecs(overlay)) {
       expect(spec.securityContext?.runAsNonRoot, who).toBe(true);

@@ -1,17 +1,6 @@
-/**
- * Thrown when an experiment spec is invalid: `field` is its proto field path (`training.optimizer.learning_rate`,
- * `datasets[0].root`), and the message starts with it — what the coordinator returns as INVALID_ARGUMENT.
- */
-export class SpecValidationError extends Error {
-  override readonly name = 'SpecValidationError';
-  constructor(
-    readonly field: string,
-    message: string,
-    options?: { cause: unknown }
-  ) {
-    super(message.startsWith(field) ? message : `${field} ${message}`, options);
-  }
-}
+// SpecValidationError belongs to @supwalsh/spec (spec text and enum names, light enough for clients); re-exported
+// here so that the coordinator and the workers keep one import for every spec error.
+export { SpecValidationError } from '@supwalsh/spec';
 
 /** Thrown when a message from the wire cannot be turned into the method's types (a worker bug, not user input). */
 export class WireConversionError extends Error {

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { parseSpecText } from '@supwalsh/spec';
 import { describe, expect, it } from 'vitest';
-import { parseSpecText } from './spec-text.js';
 import { validateSpec } from './validate.js';
 
 const EXAMPLES = path.resolve(import.meta.dirname, '../../../examples');

@@ -1,6 +1,7 @@
 import type { RunSpec as MethodRunSpec, ResolvedOptimizer, ResolvedPretraining } from '@supwalsh/method';
 import { RunSpec, type OptimizerSpec, type PretrainingSpec } from '@supwalsh/proto';
-import { ENUMS, requireEnumValue, requireShortName } from './enums.js';
+import { ENUMS } from '@supwalsh/spec';
+import { requireEnumValue, requireShortName } from './enums.js';
 import { WireConversionError } from './errors.js';
 
 /** The service's share of a run's settings (spec.proto fields the method does not use). */

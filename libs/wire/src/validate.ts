@@ -9,7 +9,8 @@ import {
 } from '@supwalsh/method';
 import { checkEncodable, ExperimentSpec, WireNumberError, type OptimizerSpec, type RunSpec } from '@supwalsh/proto';
 import { PathEscapeError, resolveInside } from '@supwalsh/security';
-import { ENUMS, requireEnumValue, requireKnownEnum, shortName } from './enums.js';
+import { ENUMS, requireKnownEnum, shortName, snake } from '@supwalsh/spec';
+import { requireEnumValue } from './enums.js';
 import { SpecValidationError } from './errors.js';
 import {
   DEFAULT_SERVICE_SETTINGS,
@@ -18,7 +19,6 @@ import {
   runSpecToProto,
   type ServiceSettings,
 } from './run-spec.js';
-import { snake } from './spec-text.js';
 
 /** One run of a validated experiment, in expansion order. */
 export interface PlannedRun {

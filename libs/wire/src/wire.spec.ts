@@ -12,11 +12,11 @@ import {
   type OptimizerKind,
   Preset,
 } from '@supwalsh/proto';
+import { parseSpecText } from '@supwalsh/spec';
 import { describe, expect, it } from 'vitest';
 import { SpecValidationError } from './errors.js';
 import { experimentEventToMethodEvent, methodEventToReport, runResultFromJson } from './events.js';
 import { runSpecFromProto, runSpecToProto } from './run-spec.js';
-import { parseSpecText } from './spec-text.js';
 import { checkSpecLimits, DEFAULT_SPEC_LIMITS, toMethodSpec, validateSpec } from './validate.js';
 
 const YAML = `

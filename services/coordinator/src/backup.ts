@@ -1,9 +1,10 @@
-// Online backup of the coordinator's store (`nx run coordinator:backup -- --out FILE`): SQLite's backup API through
+// Online backup of the coordinator's store (`nx run coordinator:backup -- --out FILE`, `supwalsh-coordinator backup`): SQLite's backup API through
 // better-sqlite3's `db.backup()`, page by page while the coordinator keeps serving, into a temporary file that is
 // checked (quick_check, schema, counts) before it is renamed to FILE. Restoring is an operator's step:
 // deploy/README.md, "Backup and restore".
 import { existsSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { parseCommandArgs, USAGE_EXIT_CODE, type CliIo } from '@supwalsh/cli';
 import Database from 'better-sqlite3';
 import { DEFAULT_DATA_DIR } from './coordinator-options.js';
 import { StoreIntegrityError, toError } from './errors.js';
@@ -95,55 +96,45 @@ export async function backupStore(options: BackupOptions): Promise<BackupSummary
 
 /** Usage of the backup command. */
 export const BACKUP_USAGE = `usage: nx run coordinator:backup -- --out <file> [--data-dir <dir>] [--overwrite]
+       (or supwalsh-coordinator backup …)
 
 Copies the coordinator's store (<data-dir>/coordinator.db) into <file> with SQLite's online backup API while the
 coordinator runs, then checks the copy. Artifacts are files: copy <data-dir>/artifacts alongside (deploy/README.md,
 "Backup and restore").
 
-  --out FILE       the backup file (required; refused if it exists, unless --overwrite)
-  --data-dir DIR   the coordinator's data directory (default $SUPWALSH_DATA_DIR or ${DEFAULT_DATA_DIR})
-  --overwrite      replace an existing FILE
+  --out <file>       the backup file (or $SUPWALSH_OUT; required; refused if it exists, unless --overwrite)
+  --data-dir <dir>   the coordinator's data directory (or $SUPWALSH_DATA_DIR)              default ${DEFAULT_DATA_DIR}
+  --overwrite        replace an existing <file> (or $SUPWALSH_OVERWRITE=1)
+  -h, --help         print this and exit
+
+Exit codes: 0 written, 1 failed (the message says why), 2 usage error.
 `;
 
-/** Where the command writes. */
-export interface BackupIo {
-  readonly stdout: { write(text: string): unknown };
-  readonly stderr: { write(text: string): unknown };
-  readonly env: NodeJS.ProcessEnv;
-}
+/** Where the backup command writes and reads its variables (the CLI's `CliIo`). */
+export type BackupIo = CliIo;
 
 /**
- * The backup command (`supwalsh backup`): parses its flags, runs {@link backupStore}, prints what it wrote.
+ * The backup command (`supwalsh-coordinator backup`, `nx run coordinator:backup`): parses its flags (each also
+ * read from its `SUPWALSH_*` variable), runs {@link backupStore}, prints what it wrote.
  * Exit codes: 0 written, 1 failed (the message says why), 2 bad usage.
  */
 export async function backupCommand(argv: readonly string[], io: BackupIo): Promise<number> {
-  let out: string | undefined;
-  let dataDir = io.env.SUPWALSH_DATA_DIR || DEFAULT_DATA_DIR;
-  let overwrite = false;
-  for (let i = 0; i < argv.length; i += 1) {
-    const arg = argv[i];
-    const value = () => {
-      const next = argv[i + 1];
-      if (next === undefined || next.startsWith('--')) throw new Error(`${arg} needs a value`);
-      i += 1;
-      return next;
-    };
-    try {
-      if (arg === '--out') out = value();
-      else if (arg === '--data-dir') dataDir = value();
-      else if (arg === '--overwrite') overwrite = true;
-      else if (arg === '--help' || arg === '-h') {
-        io.stdout.write(BACKUP_USAGE);
-        return 0;
-      } else throw new Error(`unknown option ${String(arg)}`);
-    } catch (error: unknown) {
-      io.stderr.write(`${toError(error).message}\n\n${BACKUP_USAGE}`);
-      return 2;
-    }
-  }
+  const args = parseCommandArgs(
+    'backup',
+    BACKUP_USAGE,
+    argv,
+    {
+      out: { type: 'string' },
+      'data-dir': { type: 'string', default: DEFAULT_DATA_DIR },
+      overwrite: { type: 'boolean' },
+    },
+    io
+  );
+  if ('exitCode' in args) return args.exitCode;
+  const { out, 'data-dir': dataDir = DEFAULT_DATA_DIR, overwrite } = args.values;
   if (!out) {
-    io.stderr.write(`--out is required\n\n${BACKUP_USAGE}`);
-    return 2;
+    io.stderr.write(`supwalsh backup: --out is required\n\n${BACKUP_USAGE}`);
+    return USAGE_EXIT_CODE;
   }
   try {
     const summary = await backupStore({ dataDir, out, overwrite });

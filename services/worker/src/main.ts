@@ -36,6 +36,7 @@ async function main(): Promise<void> {
     ...(options.threads === undefined ? {} : { threads: options.threads }),
     security,
     ...(options.healthListen ? { healthListen: options.healthListen } : {}),
+    ...(options.healthStallMs === undefined ? {} : { healthStallMs: options.healthStallMs }),
     logger,
   });
   let signals = 0;

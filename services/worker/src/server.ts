@@ -16,7 +16,6 @@ import {
   createChannelCredentials,
   createServerCredentials,
   shutdownServer,
-  startHealthServer,
   type TlsMaterial,
 } from '@supwalsh/security';
 import { getTracer, withSpan } from '@supwalsh/telemetry';
@@ -28,6 +27,7 @@ import { createCoordinatorLink, type CoordinatorLink } from './coordinator-link.
 import { createDatasetCache } from './dataset-cache.js';
 import { describeDevices } from './devices.js';
 import { toGrpcStatus, WorkerArgumentError } from './errors.js';
+import { startHealthThread, type HealthStatus, type HealthThread } from './health-thread.js';
 import { startLeaseKeeper, type LeaseKeeperEvent } from './lease-keeper.js';
 import type { WorkerLogger } from './logger.js';
 import { addReflection } from './reflection.js';
@@ -73,9 +73,13 @@ export interface WorkerServerDeps {
   security?: { tls?: TlsMaterial | undefined; token?: string | undefined };
   /**
    * `host:port` of a second, plaintext gRPC server with only `grpc.health.v1` (the same statuses), for Kubernetes
-   * gRPC probes, which cannot present client certificates. @default none
+   * gRPC probes, which cannot present client certificates. It runs on its own thread (health-thread.ts), so it
+   * answers during a long synchronous training step; it reads NOT_SERVING once the main thread has not run for
+   * `healthStallMs`. @default none
    */
   healthListen?: string;
+  /** How long the main thread may not run before the health port reads NOT_SERVING. @default 120 000 */
+  healthStallMs?: number;
   /** Tuning of membership and reporting (tests shorten the backoffs and the batch window). */
   tuning?: {
     membershipBackoff?: BackoffOptions;
@@ -171,23 +175,32 @@ export async function createWorkerServer(deps: WorkerServerDeps): Promise<Worker
   if (reflectionProblem) logger.warn(`server reflection is off: ${reflectionProblem}`);
 
   const port = await bindServer(server, deps.listen, createServerCredentials(tls, 'required'));
-  let healthServer: Server | undefined;
-  let healthAddress: string | undefined;
+  let healthThread: HealthThread | undefined;
   if (deps.healthListen) {
     try {
-      ({ server: healthServer, address: healthAddress } = await startHealthServer(health, deps.healthListen));
+      healthThread = await startHealthThread({
+        listen: deps.healthListen,
+        services: HEALTH_SERVICES,
+        ...(deps.healthStallMs === undefined ? {} : { stallMs: deps.healthStallMs }),
+      });
     } catch (error: unknown) {
       server.forceShutdown();
       throw error;
     }
   }
+  const healthAddress = healthThread?.address;
+  /** The main server's health and the health thread's, always the same. */
+  const setHealth = (status: HealthStatus) => {
+    for (const s of HEALTH_SERVICES) health.setStatus(s, status);
+    healthThread?.setStatus(status);
+  };
   const address = deps.advertisedAddress ?? advertise(deps.listen.slice(0, colon), port);
   const workerId = typeof deps.workerId === 'string' ? deps.workerId : deps.workerId(port);
   try {
     checkWorkerId(fn, workerId);
   } catch (error: unknown) {
     server.forceShutdown();
-    healthServer?.forceShutdown();
+    await healthThread?.stop();
     throw error;
   }
   const collectiveServer = await createCollectiveServer({
@@ -232,7 +245,7 @@ export async function createWorkerServer(deps: WorkerServerDeps): Promise<Worker
   });
 
   server.addService(WorkerService, createWorkerService(runtime, workerId));
-  for (const s of HEALTH_SERVICES) health.setStatus(s, 'SERVING');
+  setHealth('SERVING');
   logger.info('worker listening', {
     workerId,
     address,
@@ -272,10 +285,10 @@ export async function createWorkerServer(deps: WorkerServerDeps): Promise<Worker
 
   let closing: Promise<void> | undefined;
   const closeServer = async () => {
-    for (const s of HEALTH_SERVICES) health.setStatus(s, 'NOT_SERVING');
+    setHealth('NOT_SERVING');
     await collectiveServer.shutdown().catch(() => undefined);
     await shutdownServer(server, 5_000);
-    healthServer?.forceShutdown();
+    await healthThread?.stop();
     client?.close();
   };
 
@@ -294,7 +307,7 @@ export async function createWorkerServer(deps: WorkerServerDeps): Promise<Worker
     drain(reason = 'draining') {
       draining ??= (async () => {
         logger.info('draining', { workerId, reason });
-        for (const s of HEALTH_SERVICES) health.setStatus(s, 'NOT_SERVING');
+        setHealth('NOT_SERVING');
         await runtime.drain(reason);
         await link?.deregister(reason);
         runtime.stop();

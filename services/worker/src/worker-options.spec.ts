@@ -37,6 +37,16 @@ describe('parseWorkerOptions', () => {
     expect(() => parseWorkerOptions(['--health-listen', '8081'], {})).toThrow(/--health-listen must be host:port/);
   });
 
+  it('takes the health stall limit from --health-stall-ms or SUPWALSH_HEALTH_STALL_MS, at least a second', () => {
+    expect(parseWorkerOptions([], {}).healthStallMs).toBeUndefined();
+    expect(parseWorkerOptions([], { SUPWALSH_HEALTH_STALL_MS: '30000' }).healthStallMs).toBe(30_000);
+    expect(parseWorkerOptions(['--health-stall-ms', '5000'], { SUPWALSH_HEALTH_STALL_MS: '30000' }).healthStallMs).toBe(
+      5000
+    );
+    expect(() => parseWorkerOptions(['--health-stall-ms', '10'], {})).toThrow(/--health-stall-ms must be an integer/);
+    expect(() => parseWorkerOptions([], { SUPWALSH_HEALTH_STALL_MS: 'soon' })).toThrow(/got "soon"/);
+  });
+
   it('refuses unknown flags, bad labels and unknown backends, naming them', () => {
     expect(() => parseWorkerOptions(['--nope'], {})).toThrow(WorkerArgumentError);
     expect(() => parseWorkerOptions(['--label', 'novalue'], {})).toThrow(/--label must be key=value/);

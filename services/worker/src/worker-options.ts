@@ -28,6 +28,8 @@ export interface WorkerOptions {
   tokenFile?: string;
   /** `host:port` of a plaintext server with only grpc.health.v1 (Kubernetes probes); unset: none. */
   healthListen?: string;
+  /** How long the main thread may not run before the health port reads NOT_SERVING (ms). */
+  healthStallMs?: number;
   help: boolean;
 }
 
@@ -51,7 +53,8 @@ export const WORKER_USAGE = `Usage: node services/worker/dist/main.js [options]
   --tls-key FILE           PEM private key of --tls-cert          env SUPWALSH_TLS_KEY
   --tls-ca FILE            cluster CA: peers must show a certificate it signed   env SUPWALSH_TLS_CA
   --token-file FILE        worker token for the coordinator (first field of the first line; a token of role worker)  env SUPWALSH_TOKEN_FILE (or SUPWALSH_TOKEN)
-  --health-listen host:port  plaintext grpc.health.v1 only, for probes  env SUPWALSH_HEALTH_LISTEN  default: none
+  --health-listen host:port  plaintext grpc.health.v1 only, for probes, served from its own thread  env SUPWALSH_HEALTH_LISTEN  default: none
+  --health-stall-ms N      health reads NOT_SERVING once the main thread has not run for N ms  env SUPWALSH_HEALTH_STALL_MS  default 120000
   --help                   this text
 `;
 
@@ -81,6 +84,7 @@ export function parseWorkerOptions(
         'tls-ca': { type: 'string' },
         'token-file': { type: 'string' },
         'health-listen': { type: 'string' },
+        'health-stall-ms': { type: 'string' },
         help: { type: 'boolean' },
       },
       strict: true,
@@ -116,6 +120,14 @@ export function parseWorkerOptions(
   if (healthListen !== undefined && !/^.+:\d{1,5}$/.test(healthListen)) {
     throw new WorkerArgumentError(fn, '--health-listen', `must be host:port; got ${JSON.stringify(healthListen)}`);
   }
+  const stallText = pick(values['health-stall-ms'], 'SUPWALSH_HEALTH_STALL_MS');
+  if (stallText !== undefined && (!/^\d+$/.test(stallText) || Number(stallText) < 1000)) {
+    throw new WorkerArgumentError(
+      fn,
+      '--health-stall-ms',
+      `must be an integer of milliseconds ≥ 1000; got ${JSON.stringify(stallText)}`
+    );
+  }
   const optional = <K extends string>(key: K, value: string | undefined) =>
     (value === undefined ? {} : { [key]: value }) as Partial<Record<K, string>>;
   return {
@@ -132,6 +144,7 @@ export function parseWorkerOptions(
     tls: tlsFilesFrom({ cert: values['tls-cert'], key: values['tls-key'], ca: values['tls-ca'] }, env),
     ...optional('tokenFile', values['token-file']),
     ...optional('healthListen', healthListen),
+    ...(stallText === undefined ? {} : { healthStallMs: Number(stallText) }),
     help: values.help ?? false,
   };
 }

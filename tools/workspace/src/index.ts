@@ -3,3 +3,4 @@
  * @module
  */
 export { readWorkspaceGraph, WORKSPACE_ROOT, type ProjectNode, type WorkspaceGraph } from './workspace-graph.js';
+export { PUBLISHED_PACKAGES, readPackage, type PackageManifest } from './packages.js';

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { credentials } from '@grpc/grpc-js';
@@ -38,8 +39,9 @@ export interface LocalCluster {
 
 /**
  * Starts the local cluster of `nx run coordinator:submit` without `--coordinator`: the coordinator in this process
- * on 127.0.0.1 (an ephemeral port) and `workers` worker processes (one per core on a CPU machine), and waits until
- * every worker has registered.
+ * on 127.0.0.1 (an ephemeral port) and `workers` worker processes (one per core on a CPU machine; each gets
+ * SUPWALSH_THREADS = cores / workers), and waits until every worker has registered. Throws StoreIntegrityError
+ * (before starting anything) when the data directory's store cannot be trusted.
  */
 export async function startLocalCluster(options: LocalClusterOptions): Promise<LocalCluster> {
   const logger = options.logger ?? silentLogger;
@@ -93,7 +95,10 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
           options.dataDir,
         ];
         if (options.cacheDir) args.push('--cache-dir', options.cacheDir);
-        const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: localWorkerEnv() });
+        const child = spawn(process.execPath, args, {
+          stdio: ['ignore', 'pipe', 'pipe'],
+          env: localWorkerEnv(options.workers),
+        });
         children.push(child);
         const forward = (line: string) => options.workerLog?.(`[${id}] ${line}`);
         createInterface({ input: child.stderr! }).on('line', forward);
@@ -114,12 +119,18 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
   }
 }
 
+/** The engine threads each of `workers` local worker processes gets: the machine's cores shared out, at least 1. */
+export function localWorkerThreads(workers: number, cores = os.availableParallelism()): number {
+  return Math.max(1, Math.floor(cores / workers));
+}
+
 /**
  * The worker processes' environment: this one without the security and health settings, which belong to a real
- * deployment — the embedded cluster is plaintext and open, on loopback only.
+ * deployment — the embedded cluster is plaintext and open, on loopback only — and with SUPWALSH_THREADS set to a
+ * fair share of the cores, so that N workers' engines do not each start a thread per core.
  */
-function localWorkerEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env };
+export function localWorkerEnv(workers: number, env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  env = { ...env };
   for (const name of [
     'SUPWALSH_TLS_CERT',
     'SUPWALSH_TLS_KEY',
@@ -130,6 +141,7 @@ function localWorkerEnv(): NodeJS.ProcessEnv {
   ]) {
     delete env[name];
   }
+  env['SUPWALSH_THREADS'] = String(localWorkerThreads(workers));
   env['SUPWALSH_METRICS_PORT'] ??= '0'; // N workers on one host would fight over 9464: no endpoint unless set
   return env;
 }

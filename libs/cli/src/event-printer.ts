@@ -1,0 +1,122 @@
+import {
+  experimentStateToJSON,
+  LogLevel,
+  Phase,
+  RunState,
+  type ExperimentEvent,
+  type ExperimentState,
+  type StepProgress,
+} from '@supwalsh/proto';
+
+/** Where progress goes: a terminal gets one live line per step, anything else plain lines. */
+export interface ProgressStream {
+  write(text: string): unknown;
+  readonly isTTY?: boolean;
+  readonly columns?: number;
+}
+
+const BAR_WIDTH = 20;
+
+/** `EXPERIMENT_STATE_SUCCEEDED` → `succeeded`. */
+export function experimentStateName(state: ExperimentState): string {
+  return experimentStateToJSON(state).replace('EXPERIMENT_STATE_', '').toLowerCase();
+}
+
+const RUN_ENDS = new Map([
+  [RunState.RUN_STATE_SUCCEEDED, 'succeeded'],
+  [RunState.RUN_STATE_FAILED, 'failed'],
+  [RunState.RUN_STATE_CANCELLED, 'cancelled'],
+]);
+
+/**
+ * Prints an experiment's events (the coordinator's `ExperimentEvent`s, straight from the wire) for a person, by run
+ * label: `▶` when a run starts (with its worker count), a step line per progress report (on a terminal the running
+ * step rewrites one line: phase, epoch, bar, loss, images/s, ETA), a line per epoch's metrics, log lines, `■` when
+ * a run ends and a line when the experiment ends.
+ */
+export function createEventPrinter(
+  stream: ProgressStream,
+  labels: ReadonlyMap<string, string>
+): (event: ExperimentEvent) => void {
+  const tty = stream.isTTY === true;
+  let live = false;
+  const line = (text: string): void => {
+    stream.write(`${live ? '\r\u001b[K' : ''}${text}\n`);
+    live = false;
+  };
+  return (event) => {
+    const label = labels.get(event.runId) ?? event.runId;
+    const p = event.payload;
+    switch (p?.$case) {
+      case 'runStateChanged': {
+        const { state, worldSize, message } = p.value;
+        if (state === RunState.RUN_STATE_RUNNING) line(`▶ ${label} (${worldSize} worker${worldSize === 1 ? '' : 's'})`);
+        const end = RUN_ENDS.get(state);
+        if (end) line(`${end === 'succeeded' ? '' : 'warning: '}■ ${label}: ${end}${message ? ` (${message})` : ''}`);
+        return;
+      }
+      case 'experimentStateChanged':
+        line(`experiment ${experimentStateName(p.value.state)}${p.value.message ? `: ${p.value.message}` : ''}`);
+        return;
+      case 'stepProgress': {
+        const text = stepLine(p.value);
+        if (text === undefined) return;
+        if (tty) {
+          stream.write(`\r\u001b[K${text.slice(0, (stream.columns ?? 120) - 1)}`);
+          live = true;
+        } else {
+          line(text);
+        }
+        return;
+      }
+      case 'epochMetrics': {
+        const m = p.value;
+        if (m.trainLoss === undefined || m.trainAccuracy === undefined) return;
+        const test =
+          m.testAccuracy === undefined ? '' : `  test loss ${m.testLoss?.toFixed(4)} acc ${percent(m.testAccuracy)}`;
+        line(
+          `  epoch ${m.epoch}: train loss ${m.trainLoss.toFixed(4)} acc ${percent(m.trainAccuracy)}${test}  (${m.durationSeconds.toFixed(1)} s)`
+        );
+        return;
+      }
+      case 'log': {
+        const warning = p.value.level === LogLevel.LOG_LEVEL_WARNING || p.value.level === LogLevel.LOG_LEVEL_ERROR;
+        line(`${warning ? 'warning: ' : ''}${p.value.message}`);
+        return;
+      }
+      default:
+        return;
+    }
+  };
+}
+
+function stepLine(s: StepProgress): string | undefined {
+  const phase =
+    s.phase === Phase.PHASE_PRETRAINING ? 'pretraining' : s.phase === Phase.PHASE_TRAINING ? 'training' : undefined;
+  if (phase === undefined) return undefined;
+  return [
+    `  ${phase.padEnd(11)} epoch ${s.epoch}/${s.epochsTotal}`,
+    `${bar(s.stepsPerEpoch > 0 ? s.stepInEpoch / s.stepsPerEpoch : 0)} ${s.stepInEpoch}/${s.stepsPerEpoch}`,
+    `loss ${s.loss.toFixed(4)} (epoch ${s.epochLoss.toFixed(4)})`,
+    `${Math.round(s.imagesPerSecond)} img/s`,
+    `ETA ${duration(s.etaSeconds ?? 0)}`,
+  ].join('  ');
+}
+
+function bar(fraction: number): string {
+  const filled = Math.round(Math.min(1, Math.max(0, fraction)) * BAR_WIDTH);
+  return `[${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}]`;
+}
+
+function percent(x: number): string {
+  return `${(100 * x).toFixed(2)}%`;
+}
+
+/** `m:ss` or `h:mm:ss`. */
+export function duration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const rest = String(s % 60).padStart(2, '0');
+  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${rest}` : `${m}:${rest}`;
+}
