@@ -8,9 +8,12 @@ export default {
   test: {
     include: ['src/**/*.spec.ts', 'test/**/*.spec.ts'],
     environment: 'node',
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
+    // Hang guards, not speed limits: a model's training test takes seconds on a quiet machine, minutes on a busy one.
+    testTimeout: 180_000,
+    hookTimeout: 180_000,
     pool: 'forks',
+    // Test files run side by side, one per core: one wasm thread each (the engine's own tests set their counts).
+    env: { SUPWALSH_THREADS: process.env['SUPWALSH_THREADS'] ?? '1' },
   },
 };
 
