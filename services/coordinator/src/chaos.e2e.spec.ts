@@ -248,21 +248,35 @@ describe('chaos, with real processes on loopback', () => {
       // The SDK's defaults: the watch below must ride out the coordinator restart by itself.
       const client = createSupWalshClient({ address });
       try {
-        const submitted = await client.submit(SPEC);
+        /** The experiments submitted, one after the other: another whenever one ends before the schedule does. */
+        const experiments: { id: string; live: ExperimentEvent[]; done: Promise<Experiment> }[] = [];
+        const submit = async () => {
+          const { id } = await client.submit(SPEC);
+          const live: ExperimentEvent[] = [];
+          const done = client.waitForCompletion(id, { onEvent: (event) => void live.push(event) });
+          done.catch(() => undefined); // awaited below; meanwhile a failure must not count as unhandled
+          experiments.push({ id, live, done });
+          note(`submitted ${id}`);
+          return id;
+        };
+        let current = await submit();
         const injected: Injected[] = [];
         /** When the coordinator was last killed: workers must have registered again since before the next fault. */
         let restartedAt = 0;
 
         /**
          * Waits until some ring runs with work left and, after the restart, all its members have registered with
-         * the new coordinator (before that they enjoy its restart grace, not a lease). Undefined: the experiment
-         * has ended.
+         * the new coordinator (before that they enjoy its restart grace, not a lease). On a fast machine the
+         * experiment may end before the schedule does: then the next one is submitted.
          */
-        const awaitRunningRings = async (what: string): Promise<Run[] | undefined> => {
+        const awaitRunningRings = async (what: string): Promise<Run[]> => {
           const deadline = Date.now() + WAIT_LIMIT_MS;
           for (;;) {
-            const experiment: Experiment = await client.get(submitted.id);
-            if (experiment.state !== ExperimentState.EXPERIMENT_STATE_RUNNING) return undefined;
+            const experiment: Experiment = await client.get(current);
+            if (experiment.state !== ExperimentState.EXPERIMENT_STATE_RUNNING && experiment.endTime) {
+              current = await submit();
+              continue;
+            }
             const rings = experiment.runs.filter(hasWorkLeft);
             if (rings.length > 0) {
               const infos = restartedAt > 0 ? await listWorkerInfos(address) : [];
@@ -281,100 +295,91 @@ describe('chaos, with real processes on loopback', () => {
           }
         };
 
-        const inject = async () => {
-          for (const [i, fault] of schedule.entries()) {
-            await sleep(fault.afterMs);
-            const rings = await awaitRunningRings(`fault ${i + 1}`);
-            if (!rings) {
-              note(`the experiment ended before fault ${i + 1}`);
-              return;
-            }
-            const ringNames = rings.map((r) => `${r.id}@${r.generation}[${r.workerIds.join(',')}]`).join(' ');
-            if (fault.kind === 'restart-coordinator') {
-              note(`coordinator SIGKILL and restart (running: ${ringNames})`);
-              restartedAt = Date.now();
-              await coordinator.kill();
-              coordinator = await startCoordinator();
-              injected.push({ fault, worker: '', from: restartedAt, to: Date.now() });
-              continue;
-            }
-            const pool = [...new Set(rings.flatMap((r) => r.workerIds))].sort();
-            const worker = pool[Math.floor(fault.pick * pool.length)]!;
-            const target = workers.get(worker)!;
-            note(
-              `${fault.kind === 'kill' ? 'SIGKILL' : `pause ${fault.pauseMs} ms of`} ${worker} (running: ${ringNames})`
-            );
-            const from = Date.now();
-            if (fault.kind === 'kill') {
-              await target.kill();
-              startWorker(worker); // a replacement process: a new instance under the same id
-              injected.push({ fault, worker, from, to: from });
-            } else {
-              target.child.kill('SIGSTOP');
-              await sleep(fault.pauseMs);
-              target.child.kill('SIGCONT');
-              injected.push({ fault, worker, from, to: Date.now() });
-            }
+        for (const [i, fault] of schedule.entries()) {
+          await sleep(fault.afterMs);
+          const rings = await awaitRunningRings(`fault ${i + 1}`);
+          const ringNames = rings.map((r) => `${r.id}@${r.generation}[${r.workerIds.join(',')}]`).join(' ');
+          if (fault.kind === 'restart-coordinator') {
+            note(`coordinator SIGKILL and restart (running: ${ringNames})`);
+            restartedAt = Date.now();
+            await coordinator.kill();
+            coordinator = await startCoordinator();
+            injected.push({ fault, worker: '', from: restartedAt, to: Date.now() });
+            continue;
           }
-        };
+          const pool = [...new Set(rings.flatMap((r) => r.workerIds))].sort();
+          const worker = pool[Math.floor(fault.pick * pool.length)]!;
+          const target = workers.get(worker)!;
+          note(
+            `${fault.kind === 'kill' ? 'SIGKILL' : `pause ${fault.pauseMs} ms of`} ${worker} (running: ${ringNames})`
+          );
+          const from = Date.now();
+          if (fault.kind === 'kill') {
+            await target.kill();
+            startWorker(worker); // a replacement process: a new instance under the same id
+            injected.push({ fault, worker, from, to: from });
+          } else {
+            target.child.kill('SIGSTOP');
+            await sleep(fault.pauseMs);
+            target.child.kill('SIGCONT');
+            injected.push({ fault, worker, from, to: Date.now() });
+          }
+        }
 
-        const live: ExperimentEvent[] = [];
-        const [done] = await Promise.all([
-          client.waitForCompletion(submitted.id, { onEvent: (event) => void live.push(event) }),
-          inject(),
-        ]);
-        note(
-          `experiment ended ${ExperimentState[done.state]}; ${injected.length} of ${schedule.length} faults injected`
-        );
-        const replayed: ExperimentEvent[] = [];
-        for await (const event of client.watch(submitted.id, { replayOnly: true })) replayed.push(event);
-
-        const rings = ringsOf(replayed);
+        const outcomes = [];
+        for (const experiment of experiments) {
+          const done = await experiment.done;
+          const replayed: ExperimentEvent[] = [];
+          for await (const event of client.watch(experiment.id, { replayOnly: true })) replayed.push(event);
+          outcomes.push({ ...experiment, done, replayed, rings: ringsOf(replayed) });
+        }
+        const rings = outcomes.flatMap((o) => o.rings);
         const hit = ringsHit(rings, injected);
+        const seconds = (t: number) => ((t - testStart) / 1000).toFixed(1);
         const timeline = rings.map(
           (r) =>
-            `${r.runId}@${r.generation} [${r.workerIds.join(',')}] ${((r.start - testStart) / 1000).toFixed(1)}–` +
-            `${((r.end - testStart) / 1000).toFixed(1)} s ${r.endState === undefined ? '' : RunState[r.endState]}` +
-            `${hit.includes(r) ? ' (hit)' : ''}`
+            `${r.runId}@${r.generation} [${r.workerIds.join(',')}] ${seconds(r.start)}–${seconds(r.end)} s ` +
+            `${r.endState === undefined ? '' : RunState[r.endState]}${hit.includes(r) ? ' (hit)' : ''}`
         );
+        note(`all ended: ${outcomes.map((o) => `${o.id} ${ExperimentState[o.done.state]}`).join(', ')}`);
         const summary = `${log.join('\n')}\nrings:\n${timeline.join('\n')}`;
-        process.stderr.write(`chaos seed ${seed}, ${((Date.now() - testStart) / 1000).toFixed(1)} s:\n${summary}\n`);
+        process.stderr.write(`chaos seed ${seed}, ${seconds(Date.now())} s:\n${summary}\n`);
 
-        expect(done.state, done.statusMessage).toBe(ExperimentState.EXPERIMENT_STATE_SUCCEEDED);
-        expect(done.runs.map((r) => RunState[r.state])).toEqual(done.runs.map(() => 'RUN_STATE_SUCCEEDED'));
-        // The schedule's faults all happened while rings ran (the runs are long enough for them).
-        expect(
-          injected.map((f) => f.fault),
-          summary
-        ).toEqual(schedule);
-        // Events contiguous, each once, live across the coordinator restart and the watch's reconnections, and as
-        // stored.
-        expect(live.map((e) => e.sequence)).toEqual(live.map((_, i) => i + 1));
-        expect(replayed.map((e) => e.sequence)).toEqual(replayed.map((_, i) => i + 1));
-        expect(live.length).toBe(replayed.length);
-        // One restart per ring that a fault hit for longer than the lease, and none for anything else: short
-        // pauses and the coordinator restart break nothing.
-        const restartsByRun = Object.fromEntries(done.runs.map((r) => [r.id, r.restarts]));
-        const hitsByRun = Object.fromEntries(done.runs.map((r) => [r.id, hit.filter((h) => h.runId === r.id).length]));
-        expect(restartsByRun, summary).toEqual(hitsByRun);
-        for (const run of done.runs) {
-          // Every epoch's metrics once and in order, in the stored run and in its events (training epochs: pretraining
-          // reports its summary instead).
-          const expected = Array.from({ length: SPEC.training?.epochs ?? 0 }, (_, i) => `PHASE_TRAINING ${i + 1}`);
-          expect(
-            run.metrics.map((m) => `${Phase[m.phase]} ${m.epoch}`),
-            run.id
-          ).toEqual(expected);
-          const of = replayed.filter((e) => e.runId === run.id);
-          const epochs = of.flatMap((e) =>
-            e.payload?.$case === 'epochMetrics' ? [`${Phase[e.payload.value.phase]} ${e.payload.value.epoch}`] : []
+        expect(injected.map((f) => f.fault)).toEqual(schedule);
+        for (const { done, live, replayed } of outcomes) {
+          expect(done.state, done.statusMessage).toBe(ExperimentState.EXPERIMENT_STATE_SUCCEEDED);
+          expect(done.runs.map((r) => RunState[r.state])).toEqual(done.runs.map(() => 'RUN_STATE_SUCCEEDED'));
+          // Events contiguous, each once, live across the coordinator restart and the watch's reconnections, and
+          // as stored.
+          expect(live.map((e) => e.sequence)).toEqual(live.map((_, i) => i + 1));
+          expect(replayed.map((e) => e.sequence)).toEqual(replayed.map((_, i) => i + 1));
+          expect(live.length).toBe(replayed.length);
+          // One restart per ring that a fault hit for longer than the lease, and none for anything else: short
+          // pauses and the coordinator restart break nothing.
+          const restartsByRun = Object.fromEntries(done.runs.map((r) => [r.id, r.restarts]));
+          const hitsByRun = Object.fromEntries(
+            done.runs.map((r) => [r.id, hit.filter((h) => h.runId === r.id).length])
           );
-          expect(epochs, run.id).toEqual(expected);
-          for (const phase of [Phase.PHASE_PRETRAINING, Phase.PHASE_TRAINING]) {
-            const steps = of.flatMap((e) =>
-              e.payload?.$case === 'stepProgress' && e.payload.value.phase === phase ? [e.payload.value.step] : []
+          expect(restartsByRun, summary).toEqual(hitsByRun);
+          for (const run of done.runs) {
+            // Every epoch's metrics once and in order, in the stored run and in its events (training epochs:
+            // pretraining reports its summary instead).
+            const expected = Array.from({ length: SPEC.training?.epochs ?? 0 }, (_, i) => `PHASE_TRAINING ${i + 1}`);
+            expect(
+              run.metrics.map((m) => `${Phase[m.phase]} ${m.epoch}`),
+              run.id
+            ).toEqual(expected);
+            const of = replayed.filter((e) => e.runId === run.id);
+            const epochs = of.flatMap((e) =>
+              e.payload?.$case === 'epochMetrics' ? [`${Phase[e.payload.value.phase]} ${e.payload.value.epoch}`] : []
             );
-            expect(steps, `${run.id} ${Phase[phase]}`).toEqual([...new Set(steps)].sort((a, b) => a - b));
+            expect(epochs, run.id).toEqual(expected);
+            for (const phase of [Phase.PHASE_PRETRAINING, Phase.PHASE_TRAINING]) {
+              const steps = of.flatMap((e) =>
+                e.payload?.$case === 'stepProgress' && e.payload.value.phase === phase ? [e.payload.value.step] : []
+              );
+              expect(steps, `${run.id} ${Phase[phase]}`).toEqual([...new Set(steps)].sort((a, b) => a - b));
+            }
           }
         }
       } finally {
