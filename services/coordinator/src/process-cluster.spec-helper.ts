@@ -170,7 +170,7 @@ export async function waitForWorkers(
   watched?: TestProcess
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  let last = 'no answer';
+  let last: string;
   for (;;) {
     const workers = await listWorkerInfos(address);
     if (typeof workers === 'string') last = workers;
