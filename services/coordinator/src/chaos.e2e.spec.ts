@@ -245,13 +245,16 @@ describe('chaos, with real processes on loopback', () => {
       for (const id of WORKERS) startWorker(id);
       await waitForWorkers(address, WORKERS, WAIT_LIMIT_MS);
       note('workers registered');
-      // The SDK's defaults: the watch below must ride out the coordinator restart by itself.
+      // The SDK's defaults for the watches: they must ride out the coordinator restart by themselves.
       const client = createSupWalshClient({ address });
+      // The fault driver's own calls retry patiently instead: right after the restart the channel may still be
+      // waiting out its reconnect backoff (up to 5 s), longer than the default retries (about 1.5 s) last.
+      const driver = createSupWalshClient({ address, retry: { maxAttempts: 60, maxBackoffMs: 500 } });
       try {
         /** The experiments submitted, one after the other: another whenever one ends before the schedule does. */
         const experiments: { id: string; live: ExperimentEvent[]; done: Promise<Experiment> }[] = [];
         const submit = async () => {
-          const { id } = await client.submit(SPEC);
+          const { id } = await driver.submit(SPEC);
           const live: ExperimentEvent[] = [];
           const done = client.waitForCompletion(id, { onEvent: (event) => void live.push(event) });
           done.catch(() => undefined); // awaited below; meanwhile a failure must not count as unhandled
@@ -272,7 +275,7 @@ describe('chaos, with real processes on loopback', () => {
         const awaitRunningRings = async (what: string): Promise<Run[]> => {
           const deadline = Date.now() + WAIT_LIMIT_MS;
           for (;;) {
-            const experiment: Experiment = await client.get(current);
+            const experiment: Experiment = await driver.get(current);
             if (experiment.state !== ExperimentState.EXPERIMENT_STATE_RUNNING && experiment.endTime) {
               current = await submit();
               continue;
@@ -383,6 +386,7 @@ describe('chaos, with real processes on loopback', () => {
           }
         }
       } finally {
+        driver.close();
         client.close();
       }
     }
