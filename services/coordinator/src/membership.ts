@@ -11,7 +11,7 @@ import {
   type RegisterWorkerResponse,
   type ShardStatus,
 } from '@supwalsh/proto';
-import { newEffects, type CoordinatorContext, type Effects } from './context.js';
+import { newEffects, type CoordinatorContext } from './context.js';
 import { InvalidArgumentError, NotFoundError, WrongStateError } from './errors.js';
 import { newLeaseId } from './ids.js';
 import { workerLeft } from './lifecycle.js';
@@ -209,14 +209,6 @@ export function heartbeat(ctx: CoordinatorContext, request: HeartbeatRequest): H
   const effects = newEffects();
   const aborts = store.transaction(() => {
     const worker = requireLease(ctx, request.workerId, request.leaseId);
-    // A heartbeat after the lease ran out finds it expired (step 3), whether or not the periodic expiry has run
-    // since: otherwise a pause just past the lease would break the ring only when that once-a-second pass fell
-    // inside the pause.
-    const silentMs = ctx.clock() - worker.lastHeartbeat;
-    if (silentMs > ctx.settings.leaseTtlMs) {
-      expireWorker(ctx, effects, worker, silentMs);
-      return undefined; // committed; NOT_FOUND below
-    }
     const active = request.shards.filter(isActiveShard);
     // Step 8, by generation: a stale shard is aborted, a newer generation of the same run on this worker goes on.
     const unwanted = active.filter((shard) => {
@@ -249,7 +241,6 @@ export function heartbeat(ctx: CoordinatorContext, request: HeartbeatRequest): H
     return abortLists(active, unwanted, 'the run has ended or moved on to another generation');
   });
   ctx.apply(effects);
-  if (!aborts) throw new NotFoundError('worker', request.workerId, 'its lease expired; register again');
   return {
     heartbeatIntervalMs: ctx.settings.heartbeatIntervalMs,
     leaseTtlMs: ctx.settings.leaseTtlMs,
@@ -286,14 +277,6 @@ export function listWorkers(ctx: CoordinatorContext, request: ListWorkersRequest
   return ctx.store.listWorkers(states).map(workerToProto);
 }
 
-/** Step 3 for one worker, silent for `silentMs` (past its lease): LOST, and its run re-forms without it. */
-function expireWorker(ctx: CoordinatorContext, effects: Effects, worker: WorkerRecord, silentMs: number): void {
-  ctx.store.updateWorker(worker.workerId, { state: 'LOST' });
-  const reason = `no heartbeat for ${(silentMs / 1000).toFixed(1)} s (lease ${ctx.settings.leaseTtlMs / 1000} s)`;
-  ctx.logger.warn('worker lost', { workerId: worker.workerId, reason });
-  workerLeft(ctx, effects, { ...worker, state: 'LOST' }, reason);
-}
-
 /**
  * Lease expiry (PROTOCOL.md step 3): a worker whose last heartbeat is older than the lease is LOST and its run
  * re-forms without it (step 11); LOST workers are forgotten after `forgetLostWorkersAfterMs`.
@@ -305,7 +288,11 @@ export function expireLeases(ctx: CoordinatorContext): void {
   store.transaction(() => {
     for (const worker of store.listWorkers(['IDLE', 'BUSY', 'DRAINING'])) {
       const silentMs = now - worker.lastHeartbeat;
-      if (silentMs > settings.leaseTtlMs) expireWorker(ctx, effects, worker, silentMs);
+      if (silentMs <= settings.leaseTtlMs) continue;
+      store.updateWorker(worker.workerId, { state: 'LOST' });
+      const reason = `no heartbeat for ${(silentMs / 1000).toFixed(1)} s (lease ${settings.leaseTtlMs / 1000} s)`;
+      ctx.logger.warn('worker lost', { workerId: worker.workerId, reason });
+      workerLeft(ctx, effects, { ...worker, state: 'LOST' }, reason);
     }
     for (const worker of store.listWorkers(['LOST'])) {
       if (now - worker.lastHeartbeat > settings.forgetLostWorkersAfterMs && !worker.assignedRunId) {

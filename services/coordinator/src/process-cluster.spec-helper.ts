@@ -170,7 +170,7 @@ export async function waitForWorkers(
   watched?: TestProcess
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  let last: string;
+  let last = 'no answer';
   for (;;) {
     const workers = await listWorkerInfos(address);
     if (typeof workers === 'string') last = workers;
