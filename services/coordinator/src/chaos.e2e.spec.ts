@@ -43,10 +43,20 @@ limits: { maxRunRestarts: 20 }
 outputs: { progressEverySteps: 2, report: false }
 `);
 
-const LEASE_MS = 2000;
+/**
+ * The workers' lease. Not shorter: on a loaded 2-core machine a worker starved of CPU was seen silent for 2.5 s,
+ * which a 2 s lease turns into a restart no fault caused.
+ */
+const LEASE_MS = 3000;
 const HEARTBEAT_MS = 300;
 /** A pause well within the lease (heartbeats every 300 ms): it must break nothing. */
 const SHORT_PAUSE_MS = 500;
+/**
+ * Pauses past the lease last 5.5–7 s: the coordinator notices a silent worker between one lease and one lease plus
+ * a second (its expiry pass runs every second) after the worker's last heartbeat; a worker back before that pass
+ * would keep its lease.
+ */
+const LONG_PAUSE_MS = [5500, 7000] as const;
 const WORKERS = ['c0', 'c1', 'c2', 'c3'];
 /** Guards against a hang only (each wait below normally takes seconds). */
 const WAIT_LIMIT_MS = 120_000;
@@ -73,8 +83,8 @@ type Fault =
   | { readonly afterMs: number; readonly kind: 'restart-coordinator' };
 
 /**
- * The schedule: four worker faults — at least one SIGKILL, one pause well past the lease (3.5–5 s) and one well
- * within it (0.5 s), the fourth any of these — in a seeded order, and one coordinator restart between two of them.
+ * The schedule: four worker faults — at least one SIGKILL, one pause well past the lease and one well within
+ * it, the fourth any of these — in a seeded order, and one coordinator restart between two of them.
  */
 function faultSchedule(seed: number): Fault[] {
   const random = seededRandom(seed);
@@ -92,7 +102,10 @@ function faultSchedule(seed: number): Fault[] {
     const afterMs = 500 + Math.round(random() * 2000);
     const pick = random();
     if (kind === 'kill') return { afterMs, kind, pick };
-    const pauseMs = kind === 'short-pause' ? SHORT_PAUSE_MS : 3500 + Math.round(random() * 1500);
+    const pauseMs =
+      kind === 'short-pause'
+        ? SHORT_PAUSE_MS
+        : LONG_PAUSE_MS[0] + Math.round(random() * (LONG_PAUSE_MS[1] - LONG_PAUSE_MS[0]));
     return { afterMs, kind: 'pause', pick, pauseMs };
   });
   faults.splice(1 + Math.floor(random() * 3), 0, {
@@ -196,6 +209,8 @@ describe('chaos, with real processes on loopback', () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'supwalsh-chaos-'));
   const cacheDir = path.join(os.tmpdir(), 'supwalsh-faults-cache');
   const processes: TestProcess[] = [];
+  /** Every process of the test, for the dump on failure (afterEach empties `processes` before it is written). */
+  const all: TestProcess[] = [];
 
   afterEach(async () => {
     await Promise.all(
@@ -221,8 +236,12 @@ describe('chaos, with real processes on loopback', () => {
       const note = (line: string) => log.push(`${((Date.now() - testStart) / 1000).toFixed(1)} s: ${line}`);
       onTestFailed(() => {
         process.stderr.write(`chaos seed ${seed}; what happened:\n${log.join('\n')}\n`);
-        for (const p of processes)
-          process.stderr.write(`--- ${p.child.spawnargs.slice(1, 6).join(' ')}\n${p.log().slice(-3000)}\n`);
+        for (const p of all) {
+          const coordinator = p.child.spawnargs.some((a) => a.endsWith('coordinator/dist/main.js'));
+          process.stderr.write(
+            `--- ${p.child.spawnargs.slice(1, 6).join(' ')}\n${p.log().slice(coordinator ? -15_000 : -3000)}\n`
+          );
+        }
       });
 
       const port = await freePort();
@@ -232,6 +251,7 @@ describe('chaos, with real processes on loopback', () => {
         const started = Date.now();
         const p = await startCoordinatorProcess({ port, dataDir, extraArgs: coordinatorArgs });
         processes.push(p);
+        all.push(p);
         note(`coordinator answering after ${Date.now() - started} ms`);
         return p;
       };
@@ -240,6 +260,7 @@ describe('chaos, with real processes on loopback', () => {
       const startWorker = (id: string) => {
         const p = startWorkerProcess({ id, coordinator: address, dataDir, cacheDir });
         processes.push(p);
+        all.push(p);
         workers.set(id, p);
       };
       for (const id of WORKERS) startWorker(id);

@@ -75,7 +75,7 @@ function startProcess(args: string[]): TestProcess {
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: PROCESS_ENV });
   let output = '';
   const keep = (chunk: Buffer) => {
-    output = (output + chunk.toString()).slice(-20_000);
+    output = (output + chunk.toString()).slice(-200_000);
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
@@ -170,7 +170,7 @@ export async function waitForWorkers(
   watched?: TestProcess
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  let last = 'no answer';
+  let last: string;
   for (;;) {
     const workers = await listWorkerInfos(address);
     if (typeof workers === 'string') last = workers;
