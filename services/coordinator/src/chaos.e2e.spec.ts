@@ -239,7 +239,7 @@ describe('chaos, with real processes on loopback', () => {
         for (const p of all) {
           const coordinator = p.child.spawnargs.some((a) => a.endsWith('coordinator/dist/main.js'));
           process.stderr.write(
-            `--- ${p.child.spawnargs.slice(1, 6).join(' ')}\n${p.log().slice(coordinator ? -15_000 : -3000)}\n`
+            `--- ${p.child.spawnargs.slice(1, 6).join(' ')}\n${p.log().slice(coordinator ? -15_000 : -8000)}\n`
           );
         }
       });
