@@ -71,8 +71,19 @@ export async function freePort(): Promise<number> {
 // Each process keeps its telemetry to itself: no Prometheus port shared by several processes.
 const PROCESS_ENV = { ...process.env, SUPWALSH_METRICS_PORT: '0' };
 
+/** Children still running, killed if this process exits first (a test killed or timed out mid-way). */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) {
+    child.kill('SIGCONT'); // a paused child cannot act on SIGKILL's aftermath (its sockets) until resumed
+    child.kill('SIGKILL');
+  }
+});
+
 function startProcess(args: string[]): TestProcess {
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: PROCESS_ENV });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   let output = '';
   const keep = (chunk: Buffer) => {
     output = (output + chunk.toString()).slice(-200_000);
