@@ -74,10 +74,7 @@ const PROCESS_ENV = { ...process.env, SUPWALSH_METRICS_PORT: '0' };
 /** Children still running, killed if this process exits first (a test killed or timed out mid-way). */
 const running = new Set<ChildProcess>();
 process.once('exit', () => {
-  for (const child of running) {
-    child.kill('SIGCONT'); // a paused child cannot act on SIGKILL's aftermath (its sockets) until resumed
-    child.kill('SIGKILL');
-  }
+  for (const child of running) child.kill('SIGKILL'); // stopped (SIGSTOP) ones too
 });
 
 function startProcess(args: string[]): TestProcess {
