@@ -47,15 +47,18 @@ function requireWorkerId(field: string, workerId: string): void {
 /**
  * Splits the shards a worker must abort into the two lists of its answer (PROTOCOL.md step 8): every one by run and
  * generation (`abort_shards`), and the runs none of whose shards on the worker may go on (`abort_run_ids`, for
- * workers that only read run ids — they abort every generation of a run listed there).
+ * workers that only read run ids — they abort every generation of a run listed there). `memberOf` is the run whose
+ * current ring holds the worker: its shard of that generation may go on even where `active` does not list it yet.
  */
 export function abortLists(
   active: readonly ShardStatus[],
   unwanted: readonly ShardStatus[],
-  reason: string
+  reason: string,
+  memberOf: string | null = null
 ): { abortRunIds: string[]; abortShards: AbortShardRequest[] } {
   const abortShards = unwanted.map((s) => ({ runId: s.runId, generation: s.generation, reason }));
   const kept = new Set(active.filter((s) => !unwanted.includes(s)).map((s) => s.runId));
+  if (memberOf) kept.add(memberOf);
   const abortRunIds = [...new Set(unwanted.map((s) => s.runId))].filter((runId) => !kept.has(runId));
   return { abortRunIds, abortShards };
 }
@@ -222,10 +225,12 @@ export function heartbeat(ctx: CoordinatorContext, request: HeartbeatRequest): H
       );
     });
     let assigned = worker.assignedRunId;
+    let memberOf: string | null = null;
     if (assigned) {
       const run = store.getRun(assigned);
       const member = run !== undefined && run.state === 'RUNNING' && run.workerIds.includes(worker.workerId);
-      if (!member && !active.some((s) => s.runId === assigned)) assigned = null;
+      if (member) memberOf = assigned;
+      else if (!active.some((s) => s.runId === assigned)) assigned = null;
     }
     const reported = workerStateFromProto(request.state);
     // A worker still running any shard is BUSY, whatever it says: no new shard starts beside one being stopped.
@@ -238,7 +243,10 @@ export function heartbeat(ctx: CoordinatorContext, request: HeartbeatRequest): H
       lastHeartbeat: ctx.clock(),
       info: WorkerInfo.fromPartial({ ...worker.info, state: request.state, shards: request.shards }),
     });
-    return abortLists(active, unwanted, 'the run has ended or moved on to another generation');
+    // A worker just given the run's next generation may still report only the one before (its lease keeper
+    // repeats the shards of the main thread's last heartbeat, sent before StartShard): that stale shard is aborted
+    // by its generation, but the run is not listed in abort_run_ids, which would abort the new shard too.
+    return abortLists(active, unwanted, 'the run has ended or moved on to another generation', memberOf);
   });
   ctx.apply(effects);
   return {

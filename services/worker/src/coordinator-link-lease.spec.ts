@@ -86,12 +86,15 @@ describe('the coordinator link after a lost lease', () => {
 });
 
 describe('abort lists', () => {
-  it('aborts the listed generations only, and every generation of runs in abort_run_ids', () => {
+  it('aborts the listed generations only, and every generation of runs only abort_run_ids names', () => {
     const shards: AbortShardRequest[] = [{ runId: 'exp-a.r0', generation: 1, reason: 'stale' }];
     expect(abortsOf({ abortRunIds: ['exp-a.r1'], abortShards: shards })).toEqual([
       { runId: 'exp-a.r0', generation: 1, reason: 'stale' },
       { runId: 'exp-a.r1', generation: 0, reason: 'listed in abort_run_ids by the coordinator' },
     ]);
+    // A run named in both is aborted by generation only: its next generation may have started here since the
+    // coordinator answered (a heartbeat answered while the run was re-forming arrives after its StartShard).
+    expect(abortsOf({ abortRunIds: ['exp-a.r0'], abortShards: shards })).toEqual(shards);
     // A generation 0 in abort_shards would stop every generation: ignored there (only abort_run_ids means that).
     expect(abortsOf({ abortRunIds: [], abortShards: [{ runId: 'exp-a.r0', generation: 0, reason: '' }] })).toEqual([]);
   });

@@ -262,18 +262,23 @@ export function createCoordinatorLink(options: CoordinatorLinkOptions): Coordina
 
 /**
  * The shards an answer asks to abort: `abort_shards` by generation, and every generation (0) of the runs in
- * `abort_run_ids` (which a coordinator fills only for runs none of whose shards may go on; PROTOCOL.md step 8).
+ * `abort_run_ids` (which a coordinator fills only for runs none of whose shards may go on; PROTOCOL.md step 8) that
+ * `abort_shards` does not name. A run it names is aborted by generation only: the answer was made before the
+ * coordinator could know of a shard of the run's next generation started here since, which must go on.
  */
 export function abortsOf(response: {
   readonly abortRunIds: readonly string[];
   readonly abortShards: readonly AbortShardRequest[];
 }): AbortShardRequest[] {
   const byGeneration = response.abortShards.filter((s) => s.runId && s.generation > 0);
-  const whole = response.abortRunIds.map((runId) => ({
-    runId,
-    generation: 0,
-    reason: 'listed in abort_run_ids by the coordinator',
-  }));
+  const named = new Set(byGeneration.map((s) => s.runId));
+  const whole = response.abortRunIds
+    .filter((runId) => !named.has(runId))
+    .map((runId) => ({
+      runId,
+      generation: 0,
+      reason: 'listed in abort_run_ids by the coordinator',
+    }));
   return [...byGeneration, ...whole];
 }
 

@@ -1,10 +1,12 @@
+import { Metadata, status } from '@grpc/grpc-js';
 import { CollectiveTimeoutError, PeerFailedError } from '@supwalsh/collective';
 import { DatasetNotFoundError } from '@supwalsh/datasets';
 import { NonFiniteLossError } from '@supwalsh/method';
-import { ShardFailure } from '@supwalsh/proto';
+import { CheckpointRef, ShardFailure, type CoordinatorClient } from '@supwalsh/proto';
 import { describe, expect, it } from 'vitest';
 import { CheckpointFetchError, StaleShardError } from './errors.js';
-import { classifyError } from './shard.js';
+import { silentWorkerLogger } from './logger.js';
+import { classifyError, fetchResumeCheckpoint } from './shard.js';
 
 describe('classifyError', () => {
   it.each([
@@ -56,5 +58,49 @@ describe('classifyError', () => {
     expect(outcome.state).toBe(state);
     expect(ShardFailure[outcome.failure]).toBe(`SHARD_FAILURE_${failure}`);
     expect(outcome.message).toContain(error.message);
+  });
+});
+
+describe('fetchResumeCheckpoint', () => {
+  const ref = CheckpointRef.fromPartial({ runId: 'exp-a.r0', artifactId: 'art-1', sizeBytes: 3 });
+  /** A coordinator client whose GetArtifact streams fail with `failures` in turn, then send three bytes. */
+  function fakeClient(failures: status[]) {
+    let calls = 0;
+    const client = {
+      getArtifact: () => {
+        const failure = failures[calls];
+        calls += 1;
+        return (async function* () {
+          if (failure !== undefined) {
+            throw Object.assign(new Error(`${failure} ${status[failure]}`), {
+              code: failure,
+              metadata: new Metadata(),
+            });
+          }
+          yield { data: new Uint8Array([1, 2, 3]) };
+        })();
+      },
+    };
+    return { client: client as unknown as CoordinatorClient, calls: () => calls };
+  }
+  const options = { signal: new AbortController().signal, logger: silentWorkerLogger, backoff: { initialMs: 1 } };
+
+  it('waits out an unreachable coordinator (a restart), then fails only on what it downloads', async () => {
+    const fake = fakeClient([status.UNAVAILABLE, status.UNAVAILABLE]);
+    // Three bytes are no checkpoint: that failure is final, after the two retried ones.
+    await expect(fetchResumeCheckpoint(fake.client, ref, options)).rejects.toThrow(/is not a checkpoint/);
+    expect(fake.calls()).toBe(3);
+  });
+
+  it('fails at once on a missing checkpoint, and once its patience is spent', async () => {
+    const missing = fakeClient([status.NOT_FOUND]);
+    await expect(fetchResumeCheckpoint(missing.client, ref, options)).rejects.toThrow(CheckpointFetchError);
+    expect(missing.calls()).toBe(1);
+    const away = fakeClient(Array.from({ length: 1000 }, () => status.UNAVAILABLE));
+    await expect(fetchResumeCheckpoint(away.client, ref, { ...options, patienceMs: 50 })).rejects.toThrow(
+      /UNAVAILABLE/
+    );
+    expect(away.calls()).toBeGreaterThan(1);
+    expect(away.calls()).toBeLessThan(1000);
   });
 });

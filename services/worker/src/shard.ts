@@ -37,9 +37,10 @@ import {
 import { getTracer, withSpan } from '@supwalsh/telemetry';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { uploadArtifact, type ArtifactFile } from './artifact-uploader.js';
+import { createBackoff, isRetryable, sleep, type BackoffOptions } from './backoff.js';
 import { createCheckpointUploader, fetchCheckpoint } from './checkpoints.js';
 import type { DatasetCache } from './dataset-cache.js';
-import { CheckpointFetchError, StaleShardError, toError } from './errors.js';
+import { CheckpointFetchError, isServiceError, StaleShardError, toError } from './errors.js';
 import type { WorkerLogger } from './logger.js';
 import { tfjsModelFiles, type TfjsModelFiles } from './model-files.js';
 import { createProgressReporter, type ProgressReporter, type ProgressReporterOptions } from './progress-reporter.js';
@@ -117,6 +118,8 @@ const PHASE: Record<PhaseName, Phase> = {
 
 /** Longest wait for rank 0's reports to be acknowledged before a checkpoint is stored. */
 const CHECKPOINT_FLUSH_TIMEOUT_MS = 30_000;
+/** How long a checkpoint download waits for an unreachable coordinator (a restart takes seconds to a minute). */
+const CHECKPOINT_FETCH_PATIENCE_MS = 120_000;
 
 /** What `untilAborted` resolves with when the shard was aborted first. */
 const ABORTED = Symbol('aborted');
@@ -434,7 +437,7 @@ export function startShard(deps: ShardDeps): Shard {
       throw new CheckpointFetchError(runId, ref.artifactId, 'cannot be downloaded: this worker has no coordinator');
     }
     logger.info('downloading the checkpoint to resume from', { ...fields, artifactId: ref.artifactId });
-    return fetchCheckpoint(deps.client, ref);
+    return fetchResumeCheckpoint(deps.client, ref, { signal: controller.signal, logger });
   };
 
   const done = withSpan(
@@ -523,6 +526,37 @@ function failedRun(result: RunResult, sideFailure: Error | undefined): ShardOutc
     failure = ShardFailure.SHARD_FAILURE_OUT_OF_MEMORY;
   }
   return { state: 'FAILED', failure, message };
+}
+
+/**
+ * Downloads the checkpoint a re-formed ring resumes from (`fetchCheckpoint`), waiting out an unreachable
+ * coordinator — a restart, UNAVAILABLE and the like — with backoff for up to `patienceMs`, as reports and uploads
+ * wait: the shard would otherwise fail with SHARD_FAILURE_CHECKPOINT, which fails its run. A checkpoint that cannot
+ * be found or arrives damaged fails at once, as does any failure once `signal` has aborted.
+ */
+export async function fetchResumeCheckpoint(
+  client: CoordinatorClient,
+  ref: CheckpointRef,
+  options: { signal: AbortSignal; logger: WorkerLogger; patienceMs?: number; backoff?: BackoffOptions }
+): Promise<RunCheckpoint> {
+  const backoff = createBackoff({ initialMs: 200, maxMs: 5_000, ...options.backoff });
+  const giveUpAt = Date.now() + (options.patienceMs ?? CHECKPOINT_FETCH_PATIENCE_MS);
+  for (;;) {
+    try {
+      return await fetchCheckpoint(client, ref);
+    } catch (error: unknown) {
+      const cause = error instanceof Error ? error.cause : undefined;
+      if (!isServiceError(cause) || !isRetryable(cause) || Date.now() > giveUpAt || options.signal.aborted) throw error;
+      const delayMs = backoff.next();
+      options.logger.warn('the checkpoint download failed; retrying', {
+        runId: ref.runId,
+        artifactId: ref.artifactId,
+        error: toError(error).message,
+        delayMs,
+      });
+      await sleep(delayMs, options.signal);
+    }
+  }
 }
 
 /**
