@@ -5,6 +5,7 @@ import { conv2dBackpropInputConfig } from './conv2d-backprop-input.js';
 import { depthwiseConv2dNativeBackpropFilterConfig } from './depthwise-conv2d-native-backprop-filter.js';
 import { depthwiseConv2dNativeBackpropInputConfig } from './depthwise-conv2d-native-backprop-input.js';
 import { createIdentityConfig } from './identity.js';
+import { adamUpdateConfig, sgdUpdateConfig } from '../optim/optimizer-updates.js';
 import { maxPoolGradConfig } from './max-pool-grad.js';
 import { createOneHotConfig } from './one-hot.js';
 import { sliceConfig } from './slice.js';
@@ -19,7 +20,9 @@ import { unsortedSegmentSumConfig } from './unsorted-segment-sum.js';
  * - replacing the backend's own: `Conv2DBackpropInput` (a scalar loop ≈ 10× slower than the forward convolution)
  *   `MaxPoolGrad` (wrong gradients at padded borders, for 1×1/2×2 windows and on ties), `Slice` and `SplitV`
  *   (they copied the whole input out of the wasm heap on every call, which made every concatenation gradient and
- *   every `tf.split` into k parts cost k copies of the input).
+ *   every `tf.split` into k parts cost k copies of the input);
+ * - the engine's own fused optimizer updates `SupwalshAdamUpdate` and `SupwalshSgdUpdate` (`adamUpdate`,
+ *   `sgdUpdate`: one SIMD pass instead of up to 15 element-wise kernels per variable).
  * The backend's `OneHot`, `BatchMatMul`, `Tile` and `Identity` are wrapped separately (see
  * `registerWasmTrainingKernels`).
  */
@@ -32,6 +35,8 @@ export const WASM_TRAINING_KERNELS: readonly KernelConfig[] = [
   unsortedSegmentSumConfig,
   sliceConfig,
   splitVConfig,
+  adamUpdateConfig,
+  sgdUpdateConfig,
 ];
 
 /**
