@@ -1,5 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { getKernel, type KernelConfig, type KernelFunc, type NamedAttrMap, type TensorInfo } from '@tensorflow/tfjs-core';
+import {
+  getKernel,
+  type KernelConfig,
+  type KernelFunc,
+  type NamedAttrMap,
+  type TensorInfo,
+} from '@tensorflow/tfjs-core';
 import { EngineArgumentError, KernelConfigError } from '../errors.js';
 import { adamProgram, runProgramAsOps, sgdProgram, type UpdateProgram } from './update-program.js';
 import { compileUpdate, isWasmMemory, type UpdateFunction, type WasmMemory } from './wasm-update-module.js';
@@ -86,7 +92,8 @@ export function sgdUpdate(
   config: SgdUpdateConfig
 ): { p: tf.Tensor; buf: tf.Tensor | null } {
   const fn = 'sgdUpdate';
-  for (const key of ['learningRate', 'weightDecay', 'gradScale', 'momentum'] as const) checkFinite(fn, key, config[key]);
+  for (const key of ['learningRate', 'weightDecay', 'gradScale', 'momentum'] as const)
+    checkFinite(fn, key, config[key]);
   const momentum = config.momentum ?? 0;
   if (momentum < 0) throw new EngineArgumentError(fn, 'config.momentum', `must be ≥ 0, got ${momentum}`);
   const first = config.firstStep ?? false;
@@ -205,7 +212,8 @@ function createFusedKernel(kernelName: string, programFor: (variant: never) => U
     const shape = [...(tensors[0] as TensorInfo).shape];
     const size = tf.util.sizeFromShape(shape);
     const outputs = program.outputs.map(() => wasm.makeOutput(shape, 'float32'));
-    const address = (info: TensorInfo): number => (wasm.dataIdMap.get(info.dataId) as { memoryOffset: number }).memoryOffset;
+    const address = (info: TensorInfo): number =>
+      (wasm.dataIdMap.get(info.dataId) as { memoryOffset: number }).memoryOffset;
     // Byte counts reach 2³² in a 4 GB heap: wasm reads the i32 parameters as unsigned addresses.
     const vectorEnd = Math.floor(size / 4) * 16;
     update(...tensors.map(address), ...outputs.map(address), vectorEnd, size * 4, ...scalars);
