@@ -165,7 +165,8 @@ describe('pooling gradients on wasm', () => {
     await tf.setBackend('cpu');
     const cpu = poolGrad(c);
     await tf.setBackend('wasm');
-    if (c.pool === 'max') expect(wasm).toEqual(cpu); // the same float64 sums in the same order: bit-identical
+    if (c.pool === 'max')
+      expect(wasm).toEqual(cpu); // the same float64 sums in the same order: bit-identical
     else wasm.forEach((v, i) => expect(Math.abs(v - cpu[i]!)).toBeLessThanOrEqual(1e-4 * (1 + Math.abs(cpu[i]!))));
   });
 
@@ -175,7 +176,11 @@ describe('pooling gradients on wasm', () => {
         const shape: [number, number, number, number] = [3, 13, 11, 19];
         const n = shape.reduce((a, b) => a * b, 1);
         const values = Float32Array.from({ length: n }, (_, i) =>
-          i < 19 * 11 * 4 ? Number.NEGATIVE_INFINITY : i % 97 === 0 ? Number.NaN : Math.round(3 * Math.sin(i * 0.7)) * 0.5
+          i < 19 * 11 * 4
+            ? Number.NEGATIVE_INFINITY
+            : i % 97 === 0
+              ? Number.NaN
+              : Math.round(3 * Math.sin(i * 0.7)) * 0.5
         );
         const x = tf.tensor4d(values, shape);
         const op = (a: tf.Tensor) => tf.maxPool(a as tf.Tensor4D, 3, 2, 'same');
@@ -186,7 +191,11 @@ describe('pooling gradients on wasm', () => {
           ),
           dyShape
         );
-        return Array.from(tf.grad((a: tf.Tensor) => tf.sum(tf.mul(op(a), dy)))(x).dataSync());
+        return Array.from(
+          tf
+            .grad((a: tf.Tensor) => tf.sum(tf.mul(op(a), dy)))(x)
+            .dataSync()
+        );
       });
     await tf.setBackend('cpu');
     const cpu = grads();

@@ -1,11 +1,11 @@
 import { getKernel, registerKernel, unregisterKernel, type KernelConfig } from '@tensorflow/tfjs-core';
+import { adamUpdateConfig, sgdUpdateConfig } from '../optim/optimizer-updates.js';
 import { createBatchMatMulConfig } from './batch-mat-mul.js';
 import { conv2dBackpropFilterConfig } from './conv2d-backprop-filter.js';
 import { conv2dBackpropInputConfig } from './conv2d-backprop-input.js';
 import { depthwiseConv2dNativeBackpropFilterConfig } from './depthwise-conv2d-native-backprop-filter.js';
 import { depthwiseConv2dNativeBackpropInputConfig } from './depthwise-conv2d-native-backprop-input.js';
 import { createIdentityConfig } from './identity.js';
-import { adamUpdateConfig, sgdUpdateConfig } from '../optim/optimizer-updates.js';
 import { maxPoolGradConfig } from './max-pool-grad.js';
 import { createOneHotConfig } from './one-hot.js';
 import { sliceConfig } from './slice.js';
