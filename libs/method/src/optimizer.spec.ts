@@ -1,4 +1,4 @@
-import { initEngine } from '@supwalsh/engine';
+import { ADAM_UPDATE_KERNEL, initEngine, SGD_UPDATE_KERNEL } from '@supwalsh/engine';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createOptimizer } from './optimizer.js';
@@ -100,6 +100,16 @@ describe('createOptimizer', () => {
         await tf.setBackend(backend);
         expect(Array.from(run(true)), backend).toEqual(Array.from(run(false)));
       }
+      // On wasm (the stock one-thread build here: an unshared heap) each variable's update is one fused kernel.
+      await tf.setBackend('wasm');
+      const variable = tf.variable(tf.tensor1d(p0));
+      const optimizer = createOptimizer(spec, [variable]);
+      const grad = tf.tensor1d(grads[0] as number[]);
+      const { kernels } = await tf.profile(() => optimizer.apply([grad], 0.5));
+      expect(kernels.map((k) => k.name)).toEqual([spec.kind === 'adam' ? ADAM_UPDATE_KERNEL : SGD_UPDATE_KERNEL]);
+      tf.dispose([variable, grad]);
+      optimizer.dispose();
+      await tf.setBackend('cpu');
     }
   );
 
