@@ -44,6 +44,14 @@ export {
 } from './kernels/depthwise-conv2d-native-backprop-filter.js';
 export { depthwiseConv2dNativeBackpropInputWasm } from './kernels/depthwise-conv2d-native-backprop-input.js';
 export { nativeWasmKernel, registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from './kernels/register-all.js';
+export {
+  ADAM_UPDATE_KERNEL,
+  adamUpdate,
+  SGD_UPDATE_KERNEL,
+  sgdUpdate,
+  type AdamUpdateConfig,
+  type SgdUpdateConfig,
+} from './optim/optimizer-updates.js';
 export { maxPoolGradWasm } from './kernels/max-pool-grad.js';
 export { unsortedSegmentSumWasm } from './kernels/unsorted-segment-sum.js';
 export { silentLogger, type EngineLogger } from './logger.js';

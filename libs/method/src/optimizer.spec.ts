@@ -1,4 +1,4 @@
-import { initEngine } from '@supwalsh/engine';
+import { ADAM_UPDATE_KERNEL, initEngine, SGD_UPDATE_KERNEL } from '@supwalsh/engine';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createOptimizer } from './optimizer.js';
@@ -44,6 +44,7 @@ function reference(spec: ResolvedOptimizer, p0: number[], grads: number[][]): nu
 
 describe('createOptimizer', () => {
   beforeAll(async () => {
+    await initEngine({ backend: 'wasm', threads: 1 }); // registers the fused updates this file checks on wasm
     await initEngine({ backend: 'cpu' });
   });
 
@@ -77,6 +78,40 @@ describe('createOptimizer', () => {
     optimizer.dispose();
     variable.dispose();
   });
+
+  it.each(cases)(
+    'scales the gradient inside the update to the bits of scaling it first, on wasm and cpu: %s',
+    async (_, spec) => {
+      const run = (scaleInside: boolean): Uint32Array => {
+        const variable = tf.variable(tf.tensor1d(p0));
+        const optimizer = createOptimizer(spec, [variable]);
+        for (const g of grads) {
+          const sum = tf.tensor1d(g.map((x) => x * 7));
+          if (scaleInside) optimizer.apply([sum], 1 / 7);
+          else tf.tidy(() => optimizer.apply([tf.mul(sum, 1 / 7)])); // ShardedStep's own pass before the fusion
+          sum.dispose();
+        }
+        const bits = new Uint32Array(Float32Array.from(variable.dataSync()).buffer);
+        optimizer.dispose();
+        variable.dispose();
+        return bits;
+      };
+      for (const backend of ['wasm', 'cpu']) {
+        await tf.setBackend(backend);
+        expect(Array.from(run(true)), backend).toEqual(Array.from(run(false)));
+      }
+      // On wasm (the stock one-thread build here: an unshared heap) each variable's update is one fused kernel.
+      await tf.setBackend('wasm');
+      const variable = tf.variable(tf.tensor1d(p0));
+      const optimizer = createOptimizer(spec, [variable]);
+      const grad = tf.tensor1d(grads[0] as number[]);
+      const { kernels } = await tf.profile(() => optimizer.apply([grad], 0.5));
+      expect(kernels.map((k) => k.name)).toEqual([spec.kind === 'adam' ? ADAM_UPDATE_KERNEL : SGD_UPDATE_KERNEL]);
+      tf.dispose([variable, grad]);
+      optimizer.dispose();
+      await tf.setBackend('cpu');
+    }
+  );
 
   it('resumes from exported state exactly where it left off', () => {
     const spec: ResolvedOptimizer = { ...BASE, kind: 'adam', learningRate: 1e-2 };
@@ -120,6 +155,8 @@ describe('createOptimizer', () => {
     const variable = tf.variable(tf.tensor1d(p0));
     const optimizer = createOptimizer(BASE, [variable]);
     expect(() => optimizer.apply([])).toThrow(/Optimizer\.apply: grads has 0 tensors, expected 1/);
+    expect(() => optimizer.apply([variable], Number.NaN)).toThrow(/Optimizer\.apply: gradScale must be a finite/);
+    expect(optimizer.iterations).toBe(0);
     optimizer.dispose();
     variable.dispose();
   });

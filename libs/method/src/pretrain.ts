@@ -215,7 +215,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainOutcom
             const reduced = await step.run(forward, globalCount);
             if (!Number.isFinite(reduced.loss)) {
               if (options.stopOnNonFinite ?? true) {
-                reduced.grads.forEach((g) => g.dispose());
+                reduced.gradSums.forEach((g) => g.dispose());
                 throw new NonFiniteLossError('pretraining', lossPerStep.length, reduced.loss);
               }
               nonFiniteSteps.push(lossPerStep.length); // the original trains on; the report lists these steps
@@ -229,8 +229,8 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainOutcom
               selectedStep = lossPerStep.length;
               selectedLoss = reduced.loss;
             }
-            optimizer.apply(reduced.grads);
-            reduced.grads.forEach((g) => g.dispose());
+            optimizer.apply(reduced.gradSums, reduced.gradScale);
+            reduced.gradSums.forEach((g) => g.dispose());
             span.setAttributes({ [ATTR.stepSamples]: globalCount, [ATTR.loss]: reduced.loss });
             instruments.recordStep(secondsSince(stepStart), mineCount);
             return { loss: reduced.loss, globalCount };

@@ -26,10 +26,17 @@ export interface ShardForward {
   readonly correct: tf.Scalar;
 }
 
-/** A step's gradients of the global mean loss, identical on every rank. */
+/**
+ * A step's gradients, identical on every rank: `gradSums[i] · gradScale` is the gradient of the global mean loss.
+ * The scale is left to the optimizer (`Optimizer.apply(gradSums, gradScale)`), whose fused update multiplies by it
+ * first — the same float32 product a separate pass over every parameter would compute, without that pass.
+ */
 export interface ReducedStep {
-  /** One tensor per variable, in the order given; the caller disposes them. */
-  readonly grads: tf.Tensor[];
+  /** One tensor per variable, in the order given: the gradient of the summed loss over all ranks' samples. The
+   * caller disposes them. */
+  readonly gradSums: tf.Tensor[];
+  /** 1 / the global sample count. */
+  readonly gradScale: number;
   /** Global mean loss of the step. */
   readonly loss: number;
   /** Correct predictions over all ranks. */
@@ -38,8 +45,8 @@ export interface ReducedStep {
 
 /**
  * The gradient step of invariant 1: each rank differentiates the *sum* of its samples' losses, the sums are
- * all-reduced, and every rank divides by the global sample count — so 1, 2 or 4 ranks give the same update up to
- * float summation order. A rank with no samples this step passes `forward: null` and contributes zeros.
+ * all-reduced, and the optimizer scales them by 1 / the global sample count — so 1, 2 or 4 ranks give the same
+ * update up to float summation order. A rank with no samples this step passes `forward: null` and contributes zeros.
  */
 export class ShardedStep {
   private layout: BucketLayout | undefined;
@@ -64,14 +71,17 @@ export class ShardedStep {
         }, this.variables as tf.Variable[])
       : undefined;
     const localGrads = local ? this.variables.map((v) => local.grads[v.name] as tf.Tensor) : undefined;
+    let handedOver = false;
     try {
       const stats = new Float32Array(2);
       if (local)
         stats.set([(await local.value.data())[0] as number, (await (correct as tf.Scalar).data())[0] as number]);
+      const gradScale = 1 / globalCount;
       if (this.reducer.worldSize === 1) {
-        const scale = 1 / globalCount;
-        const grads = (localGrads ?? this.variables.map((v) => tf.zerosLike(v))).map((g) => tf.mul(g, scale));
-        return { grads, loss: (stats[0] as number) * scale, correct: stats[1] as number };
+        // The local sums are the step's sums: handed over as they are (the finally below keeps them alive).
+        const gradSums = localGrads ?? this.variables.map((v) => tf.zerosLike(v));
+        handedOver = true;
+        return { gradSums, gradScale, loss: (stats[0] as number) * gradScale, correct: stats[1] as number };
       }
       // One bucket holding every gradient, with the two statistics after it: a single ring operation per step
       // (the ring pipelines its chunks itself; several concurrent operations only add round trips).
@@ -94,17 +104,12 @@ export class ShardedStep {
       this.fused.set(stats, total);
       await this.reducer.sum([this.fused]);
       stats.set(this.fused.subarray(total));
-      const named = unflattenGradients([gradients], this.layout);
-      const grads = named.map((g) => {
-        const scaled = tf.mul(g.tensor, 1 / globalCount);
-        g.tensor.dispose();
-        return scaled;
-      });
-      return { grads, loss: (stats[0] as number) / globalCount, correct: stats[1] as number };
+      const gradSums = unflattenGradients([gradients], this.layout).map((g) => g.tensor);
+      return { gradSums, gradScale, loss: (stats[0] as number) / globalCount, correct: stats[1] as number };
     } finally {
       local?.value.dispose();
       correct?.dispose();
-      localGrads?.forEach((g) => g.dispose());
+      if (!handedOver) localGrads?.forEach((g) => g.dispose());
     }
   }
 }

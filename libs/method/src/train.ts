@@ -126,11 +126,11 @@ export async function train(options: TrainOptions): Promise<TrainOutcome> {
             const reduced = await step.run(forward, batch.length);
             // Without stopOnNonFinite the run trains on, as the original; trainLossPerStep shows the step.
             if (!Number.isFinite(reduced.loss) && (options.stopOnNonFinite ?? true)) {
-              reduced.grads.forEach((g) => g.dispose());
+              reduced.gradSums.forEach((g) => g.dispose());
               throw new NonFiniteLossError('training', trainLossPerStep.length, reduced.loss);
             }
-            optimizer.apply(reduced.grads);
-            reduced.grads.forEach((g) => g.dispose());
+            optimizer.apply(reduced.gradSums, reduced.gradScale);
+            reduced.gradSums.forEach((g) => g.dispose());
             span.setAttribute(ATTR.loss, reduced.loss);
             instruments.recordStep(secondsSince(stepStart), mine.length);
             return { loss: reduced.loss, correct: reduced.correct };

@@ -4,8 +4,8 @@
 The seven architectures as the original (mntalha/Efficient-Weight-Initializer, models.py) adapts torchvision's:
 1 input channel, 10 classes, 64 x 64 inputs. MiT-b0 is written out here (the original loads SegFormer's pretrained
 weights through `transformers`, which is not installed and needs the network): same stages, heads, reductions, Mix-FFN.
-The step is the TS side's: uniform [0, 1) inputs, labels i % 10, cross-entropy, SGD lr 0.01, batch 32 by default.
-Usage: torch_train_step.py MODEL BATCH THREADS MIN_SECONDS
+The step is the TS side's: uniform [0, 1) inputs, labels i % 10, cross-entropy, SGD lr 0.01 (L2 weight decay: argv[5], the TS side's 3e-6), batch 32 by default.
+Usage: torch_train_step.py MODEL BATCH THREADS MIN_SECONDS [WEIGHT_DECAY]
 """
 import json
 import sys
@@ -140,10 +140,11 @@ def build(name):
 
 def main():
     name, batch, threads, min_seconds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+    weight_decay = float(sys.argv[5]) if len(sys.argv) > 5 else 0.0
     torch.set_num_threads(threads)
     torch.manual_seed(1)
     model = build(name).train()
-    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, weight_decay=weight_decay)
     x = torch.rand(batch, 1, SIZE, SIZE)
     y = torch.arange(batch) % CLASSES
 
@@ -158,17 +159,18 @@ def main():
     t0 = time.perf_counter()
     step()
     first = time.perf_counter() - t0
-    times, spent = [], 0.0
+    times, spent, cpu_started = [], 0.0, time.process_time()
     while len(times) < 2 or (spent < min_seconds and len(times) < 20):
         t0 = time.perf_counter()
         step()
         times.append(time.perf_counter() - t0)
         spent += times[-1]
+    cpu_per_step = (time.process_time() - cpu_started) / len(times)
     times.sort()
     mid = len(times) // 2
     median = times[mid] if len(times) % 2 else (times[mid - 1] + times[mid]) / 2
     params = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    print(json.dumps({"ok": True, "medianSeconds": median, "firstSeconds": first, "runs": len(times),
+    print(json.dumps({"ok": True, "medianSeconds": median, "firstSeconds": first, "runs": len(times), "cpuSecondsPerStep": cpu_per_step,
                       "params": params, "threads": torch.get_num_threads(), "torch": torch.__version__}))
 
 

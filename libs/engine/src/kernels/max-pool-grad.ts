@@ -1,129 +1,135 @@
 import {
-  abs,
-  add,
-  addN,
   backend_util,
   MaxPoolGrad,
-  mul,
-  reshape,
-  pad,
-  slice,
-  step,
-  sub,
-  tidy,
-  zeros,
+  util,
+  type DataType,
   type KernelConfig,
   type KernelFunc,
   type MaxPoolGradAttrs,
-  type Tensor,
-  type Tensor4D,
+  type TensorInfo,
 } from '@tensorflow/tfjs-core';
-import { cropForPads } from './conv-geometry.js';
-import { interleavePhases } from './input-grad-phases.js';
-import { asTensor } from './kernel-tensors.js';
+import { KernelConfigError } from '../errors.js';
 
-/** The padding value: the lowest float32, so padded taps never win a window. */
-const LOWEST_FLOAT32 = -3.4028234663852886e38;
+/** What this kernel needs from the wasm backend object (tfjs-backend-wasm's `BackendWasm`). */
+export interface WasmPoolBackend {
+  makeOutput(shape: number[], dtype: DataType): TensorInfo;
+  typedArrayFromHeap(info: TensorInfo): Float32Array;
+}
 
 /**
- * The gradient of max pooling on the wasm backend, routing each output's gradient to the FIRST maximum of its window
- * (row-major scan, as the cpu backend and TensorFlow do). The wasm backend's own `MaxPoolGrad` is wrong: it drops
- * windows that overlap the padding, mishandles 1×1 and 2×2 windows and breaks ties differently.
+ * The gradient of max pooling on the wasm backend: each window's `dy` goes to the FIRST maximum of the window
+ * (row-major scan, taps in the padding skipped — the cpu backend's and TensorFlow's rule), read and written in place
+ * in the wasm heap in two passes. The backend's own `MaxPoolGrad` is wrong (it drops windows that overlap the
+ * padding, mishandles 1×1 and 2×2 windows, breaks ties differently); the engine's earlier replacement built from
+ * ≈ 16 element-wise kernels per window tap was right but ran GoogLeNet's and SqueezeNet's pools at 49–71 ms a step.
  *
- * Built from wasm ops in two passes over the window taps, each on output-sized tensors: the first keeps the running
- * maximum and the index of the first tap that reached it (slices of a stride-grid view, `step`); the second routes
- * `dy` through each tap's mask into the stride phase of the input that tap reaches (a shifted, zero-padded copy),
- * and the phases are interleaved back into the input's shape.
+ * 1. For every output, the flat input index of its window's first maximum (an `Int32Array`, −1 where every tap is
+ *    −∞ or NaN, as the cpu backend leaves it), channels innermost so every read is contiguous.
+ * 2. For every input, the sum of `dy · [argmax = this input]` over the windows that contain it, in increasing
+ *    window order, in float64, rounded once — the cpu backend's own arithmetic, so the result is bit-identical to it
+ *    (`NaN`/`∞` in a `dy` reach every input of that window, as they do there).
  */
-export function maxPoolGradWasm(dy: Tensor4D, x: Tensor4D, attrs: MaxPoolGradAttrs): Tensor4D {
+export function maxPoolGradWasm(
+  dy: TensorInfo,
+  x: TensorInfo,
+  attrs: MaxPoolGradAttrs,
+  backend: WasmPoolBackend
+): TensorInfo {
+  if (x.dtype !== 'float32' || dy.dtype !== 'float32') {
+    throw new KernelConfigError(MaxPoolGrad, `only float32 is supported, got input ${x.dtype} and dy ${dy.dtype}`);
+  }
   const info = poolInfo(dy, x, attrs);
   const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, padInfo } = info;
   const { batchSize: n, inHeight: h, inWidth: w, outHeight: oh, outWidth: ow, inChannels: c } = info;
-  return tidy(() => {
-    // Pad with the lowest value so that, seen as [N, H'/sh, sh, W'/sw, sw, C], tap (a, b) of every window is one
-    // slice with contiguous runs of C values (the backend's strided slice is a slow generic loop).
-    const hp = sh * (oh + Math.ceil((kh - 1) / sh));
-    const wp = sw * (ow + Math.ceil((kw - 1) / sw));
-    const rows = { before: padInfo.top, after: hp - h - padInfo.top };
-    const cols = { before: padInfo.left, after: wp - w - padInfo.left };
-    const cropped = cropForPads(x, rows, cols);
-    const qh = Math.ceil(h / sh);
-    const qw = Math.ceil(w / sw);
-    if (cropped === null) return zeros([n, h, w, c]) as Tensor4D;
-    const grid = reshape(pad(cropped.tensor, cropped.pad, LOWEST_FLOAT32), [n, hp / sh, sh, wp / sw, sw, c]);
-    const tap = (a: number, b: number): Tensor4D =>
-      reshape(slice(grid, [0, Math.floor(a / sh), a % sh, Math.floor(b / sw), b % sw, 0], [n, oh, 1, ow, 1, c]), [
-        n,
-        oh,
-        ow,
-        c,
-      ]);
+  if (dy.shape[1] !== oh || dy.shape[2] !== ow || dy.shape[3] !== c || dy.shape[0] !== n) {
+    throw new KernelConfigError(MaxPoolGrad, `dy has shape [${dy.shape}], expected [${[n, oh, ow, c]}]`);
+  }
+  const out = backend.makeOutput([...x.shape], 'float32');
+  if (util.sizeFromShape([...x.shape]) === 0) return out;
+  // Views are taken after makeOutput: growing the heap detaches older views.
+  const input = backend.typedArrayFromHeap(x);
+  const grad = backend.typedArrayFromHeap(dy);
+  const dx = backend.typedArrayFromHeap(out);
+  const top = padInfo.top;
+  const left = padInfo.left;
 
-    // Pass 1: the first tap index reaching each window's maximum, in float32 (exact for these small integers).
-    // `step(candidate − best)` is `candidate > best` for finite floats (wasm does not flush denormals to zero).
-    let best: Tensor = tap(0, 0);
-    let first: Tensor = zeros(best.shape);
-    for (let k = 1; k < kh * kw; k++) {
-      const candidate = tap(Math.floor(k / kw), k % kw);
-      const wins = step(sub(candidate, best));
-      first = add(first, mul(wins, sub(k, first)));
-      // wins·candidate + (1 − wins)·best picks one of them exactly (0·v = 0 for the finite values here) and is
-      // several times faster than `maximum` on wasm.
-      best = add(mul(wins, candidate), mul(sub(1, wins), best));
+  // Pass 1: argmax per output.
+  const argmax = new Int32Array(n * oh * ow * c);
+  const best = new Float32Array(c);
+  for (let b = 0; b < n; b++) {
+    for (let oy = 0; oy < oh; oy++) {
+      const y0 = oy * sh - top;
+      for (let ox = 0; ox < ow; ox++) {
+        const x0 = ox * sw - left;
+        const o = ((b * oh + oy) * ow + ox) * c;
+        best.fill(Number.NEGATIVE_INFINITY);
+        argmax.fill(-1, o, o + c);
+        for (let iy = Math.max(0, y0); iy < Math.min(h, y0 + kh); iy++) {
+          for (let ix = Math.max(0, x0); ix < Math.min(w, x0 + kw); ix++) {
+            const i = ((b * h + iy) * w + ix) * c;
+            for (let ch = 0; ch < c; ch++) {
+              const v = input[i + ch] as number;
+              if (v > (best[ch] as number)) {
+                best[ch] = v;
+                argmax[o + ch] = i + ch;
+              }
+            }
+          }
+        }
+      }
     }
+  }
 
-    // Pass 2: each tap's share of dy goes to the input phase it reaches, shifted by whole phase rows/columns.
-    const byPhase = new Map<number, Tensor[]>();
-    for (let k = 0; k < kh * kw; k++) {
-      const [a, b] = [Math.floor(k / kw), k % kw];
-      const [ph, dh] = phaseShift(a - padInfo.top, sh);
-      const [pw, dw] = phaseShift(b - padInfo.left, sw);
-      const share = mul(dy, step(sub(0.5, abs(sub(first, k))))) as Tensor4D;
-      const placed = cropForPads(share, { before: dh, after: qh - oh - dh }, { before: dw, after: qw - ow - dw });
-      if (placed === null) continue;
-      const key = ph * sw + pw;
-      byPhase.set(key, [...(byPhase.get(key) ?? []), pad(placed.tensor, placed.pad)]);
+  // Pass 2: gather per input over the windows that contain it.
+  const sum = new Float64Array(c);
+  for (let b = 0; b < n; b++) {
+    for (let iy = 0; iy < h; iy++) {
+      // Windows oy with oy·sh − top ≤ iy ≤ oy·sh − top + kh − 1.
+      const oyFrom = Math.max(0, Math.ceil((iy + top - kh + 1) / sh));
+      const oyTo = Math.min(oh - 1, Math.floor((iy + top) / sh));
+      for (let ix = 0; ix < w; ix++) {
+        const oxFrom = Math.max(0, Math.ceil((ix + left - kw + 1) / sw));
+        const oxTo = Math.min(ow - 1, Math.floor((ix + left) / sw));
+        const i = ((b * h + iy) * w + ix) * c;
+        sum.fill(0);
+        for (let oy = oyFrom; oy <= oyTo; oy++) {
+          for (let ox = oxFrom; ox <= oxTo; ox++) {
+            const o = ((b * oh + oy) * ow + ox) * c;
+            for (let ch = 0; ch < c; ch++) {
+              sum[ch] = (sum[ch] as number) + (grad[o + ch] as number) * (argmax[o + ch] === i + ch ? 1 : 0);
+            }
+          }
+        }
+        dx.set(sum, i);
+      }
     }
-    const phases: Tensor4D[] = [];
-    for (let key = 0; key < sh * sw; key++) {
-      const parts = byPhase.get(key);
-      phases.push(
-        (parts === undefined ? zeros([n, qh, qw, c]) : parts.length === 1 ? parts[0] : addN(parts)) as Tensor4D
-      );
-    }
-    return interleavePhases(phases, { strideHeight: sh, strideWidth: sw, inHeight: h, inWidth: w });
-  });
-}
-
-/** Input offset `t` of a tap as (phase, whole-stride shift): `i·s + t = (i + shift)·s + phase`. */
-function phaseShift(t: number, stride: number): [number, number] {
-  const phase = ((t % stride) + stride) % stride;
-  return [phase, (t - phase) / stride];
+  }
+  return out;
 }
 
 /**
  * The pooling geometry. tfjs-core's `maxPool` gradient drops `dimRoundingMode`, so a `'ceil'` pool (SqueezeNet)
  * arrives here as `'floor'` with a larger `dy`; the rounding that reproduces `dy`'s shape is used instead.
  */
-function poolInfo(dy: Tensor4D, x: Tensor4D, attrs: MaxPoolGradAttrs): backend_util.Conv2DInfo {
+function poolInfo(dy: TensorInfo, x: TensorInfo, attrs: MaxPoolGradAttrs): backend_util.Conv2DInfo {
   const { filterSize, strides, pad: padding, dimRoundingMode } = attrs;
-  const info = backend_util.computePool2DInfo(x.shape, filterSize, strides, 1, padding, dimRoundingMode);
+  const shape = x.shape as [number, number, number, number];
+  const info = backend_util.computePool2DInfo(shape, filterSize, strides, 1, padding, dimRoundingMode);
   if (typeof padding !== 'number' || (info.outHeight === dy.shape[1] && info.outWidth === dy.shape[2])) return info;
   for (const rounding of ['ceil', 'round', 'floor'] as const) {
-    const other = backend_util.computePool2DInfo(x.shape, filterSize, strides, 1, padding, rounding);
+    const other = backend_util.computePool2DInfo(shape, filterSize, strides, 1, padding, rounding);
     if (other.outHeight === dy.shape[1] && other.outWidth === dy.shape[2]) return other;
   }
   return info;
 }
 
-const kernelFunc = (({ inputs, attrs }) =>
-  tidy(() =>
-    maxPoolGradWasm(
-      asTensor<Tensor4D>(inputs['dy'], MaxPoolGrad, 'dy'),
-      asTensor<Tensor4D>(inputs['input'], MaxPoolGrad, 'input'),
-      attrs as unknown as MaxPoolGradAttrs
-    )
-  )) as KernelFunc;
+const kernelFunc = (({ inputs, attrs, backend }) => {
+  const dy = inputs['dy'];
+  const x = inputs['input'];
+  if (dy === undefined) throw new KernelConfigError(MaxPoolGrad, "input 'dy' is missing");
+  if (x === undefined) throw new KernelConfigError(MaxPoolGrad, "input 'input' is missing");
+  return maxPoolGradWasm(dy, x, attrs as unknown as MaxPoolGradAttrs, backend as unknown as WasmPoolBackend);
+}) as KernelFunc;
 
 /** `MaxPoolGrad` for the wasm backend (replaces the backend's incorrect kernel). */
 export const maxPoolGradConfig: KernelConfig = {

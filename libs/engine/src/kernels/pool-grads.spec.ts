@@ -165,6 +165,43 @@ describe('pooling gradients on wasm', () => {
     await tf.setBackend('cpu');
     const cpu = poolGrad(c);
     await tf.setBackend('wasm');
-    wasm.forEach((v, i) => expect(Math.abs(v - cpu[i]!)).toBeLessThanOrEqual(1e-4 * (1 + Math.abs(cpu[i]!))));
+    if (c.pool === 'max')
+      expect(wasm).toEqual(cpu); // the same float64 sums in the same order: bit-identical
+    else wasm.forEach((v, i) => expect(Math.abs(v - cpu[i]!)).toBeLessThanOrEqual(1e-4 * (1 + Math.abs(cpu[i]!))));
+  });
+
+  it('max pool: bit-identical to cpu on a wide layer with −∞ and NaN windows and zeros of both signs', async () => {
+    const grads = () =>
+      tf.tidy(() => {
+        const shape: [number, number, number, number] = [3, 13, 11, 19];
+        const n = shape.reduce((a, b) => a * b, 1);
+        const values = Float32Array.from({ length: n }, (_, i) =>
+          i < 19 * 11 * 4
+            ? Number.NEGATIVE_INFINITY
+            : i % 97 === 0
+              ? Number.NaN
+              : Math.round(3 * Math.sin(i * 0.7)) * 0.5
+        );
+        const x = tf.tensor4d(values, shape);
+        const op = (a: tf.Tensor) => tf.maxPool(a as tf.Tensor4D, 3, 2, 'same');
+        const dyShape = op(x).shape;
+        const dy = tf.tensor4d(
+          Float32Array.from({ length: dyShape.reduce((a, b) => a * b, 1) }, (_, i) =>
+            i % 13 === 0 ? -0 : Math.cos(i) * 1e-3
+          ),
+          dyShape
+        );
+        return Array.from(
+          tf
+            .grad((a: tf.Tensor) => tf.sum(tf.mul(op(a), dy)))(x)
+            .dataSync()
+        );
+      });
+    await tf.setBackend('cpu');
+    const cpu = grads();
+    await tf.setBackend('wasm');
+    const wasm = grads();
+    expect(wasm.map((v) => Object.is(v, -0))).toEqual(cpu.map((v) => Object.is(v, -0)));
+    expect(wasm).toEqual(cpu);
   });
 });

@@ -1,4 +1,5 @@
 import { getKernel, registerKernel, unregisterKernel, type KernelConfig } from '@tensorflow/tfjs-core';
+import { adamUpdateConfig, sgdUpdateConfig } from '../optim/optimizer-updates.js';
 import { createBatchMatMulConfig } from './batch-mat-mul.js';
 import { conv2dBackpropFilterConfig } from './conv2d-backprop-filter.js';
 import { conv2dBackpropInputConfig } from './conv2d-backprop-input.js';
@@ -19,7 +20,9 @@ import { unsortedSegmentSumConfig } from './unsorted-segment-sum.js';
  * - replacing the backend's own: `Conv2DBackpropInput` (a scalar loop ≈ 10× slower than the forward convolution)
  *   `MaxPoolGrad` (wrong gradients at padded borders, for 1×1/2×2 windows and on ties), `Slice` and `SplitV`
  *   (they copied the whole input out of the wasm heap on every call, which made every concatenation gradient and
- *   every `tf.split` into k parts cost k copies of the input).
+ *   every `tf.split` into k parts cost k copies of the input);
+ * - the engine's own fused optimizer updates `SupwalshAdamUpdate` and `SupwalshSgdUpdate` (`adamUpdate`,
+ *   `sgdUpdate`: one SIMD pass instead of up to 15 element-wise kernels per variable).
  * The backend's `OneHot`, `BatchMatMul`, `Tile` and `Identity` are wrapped separately (see
  * `registerWasmTrainingKernels`).
  */
@@ -32,6 +35,8 @@ export const WASM_TRAINING_KERNELS: readonly KernelConfig[] = [
   unsortedSegmentSumConfig,
   sliceConfig,
   splitVConfig,
+  adamUpdateConfig,
+  sgdUpdateConfig,
 ];
 
 /**

@@ -3,6 +3,7 @@ import allreduce from './allreduce.js';
 import convGrad from './conv-grad.js';
 import dashboard from './dashboard.js';
 import fwht from './fwht.js';
+import optimizerUpdate from './optimizer-update.js';
 import pretrain from './pretrain.js';
 import scaling from './scaling.js';
 import trainStep from './train-step.js';
@@ -15,6 +16,7 @@ export const BENCHMARKS: readonly Benchmark[] = [
   allreduce,
   convGrad,
   trainStep,
+  optimizerUpdate,
   pretrain,
   scaling,
   dashboard,

@@ -6,7 +6,7 @@
  * `PretrainJob` as argv[2] (JSON) and sends one `PretrainResult`.
  */
 import { loadDataset, type DatasetKind } from '@supwalsh/datasets';
-import { deriveSeed, initEngine } from '@supwalsh/engine';
+import { ADAM_UPDATE_KERNEL, deriveSeed, initEngine, SGD_UPDATE_KERNEL } from '@supwalsh/engine';
 import { createAuxiliaryNetwork, createOptimizer, expandRuns, pretrain, resolveExperimentSpec } from '@supwalsh/method';
 import { buildModel } from '@supwalsh/models';
 import * as tf from '@tensorflow/tfjs-core';
@@ -19,6 +19,8 @@ export interface PretrainJob {
   readonly warmup: number;
   readonly threads: number;
   readonly seed: number;
+  /** `fused`: Adam as the engine's fused kernel; `ops`: the kernel unregistered, Adam as its TF.js op sequence. */
+  readonly updates: 'fused' | 'ops';
 }
 
 export type PretrainResult =
@@ -28,6 +30,8 @@ export type PretrainResult =
       threads: number;
       /** Wall seconds of the timed `pretrain` call. */
       seconds: number;
+      /** CPU seconds of this process (all threads) during it: steadier than the wall on a shared machine. */
+      cpuSeconds: number;
       /** Of which in t-SNE (the method's own count). */
       tsneSeconds: number;
       /** Median seconds of the bare network step (forward, backward, Adam on the same 10 images). */
@@ -39,6 +43,10 @@ export type PretrainResult =
 
 async function run(job: PretrainJob): Promise<PretrainResult> {
   const info = await initEngine({ backend: 'wasm', threads: job.threads });
+  if (job.updates === 'ops') {
+    tf.unregisterKernel(ADAM_UPDATE_KERNEL, 'wasm');
+    tf.unregisterKernel(SGD_UPDATE_KERNEL, 'wasm');
+  }
   const spec = (steps: number) => {
     const [runSpec] = expandRuns(
       resolveExperimentSpec({
@@ -70,6 +78,7 @@ async function run(job: PretrainJob): Promise<PretrainResult> {
     const model = classifier();
     const { pretraining } = spec(steps);
     const started = performance.now();
+    const cpuStarted = process.cpuUsage();
     const { result } = await pretrain({
       classifier: model,
       spec: pretraining,
@@ -79,8 +88,9 @@ async function run(job: PretrainJob): Promise<PretrainResult> {
       maxStepsPerEpoch: Math.ceil(steps / 2),
     });
     const seconds = (performance.now() - started) / 1000;
+    const cpu = process.cpuUsage(cpuStarted);
     model.dispose();
-    return { seconds, result };
+    return { seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, result };
   };
   // A throwaway run pays for first calls (kernel set-up, JIT of the t-SNE); the timed run is a whole `pretrain` call
   // of `steps` steps, its set-up (auxiliary network, Adam's slots, sampler) included as it is in a real run.
@@ -92,6 +102,7 @@ async function run(job: PretrainJob): Promise<PretrainResult> {
     engine: `${info.package} ${info.version}, ${info.threads} thread${info.threads === 1 ? '' : 's'}`,
     threads: info.threads,
     seconds: timed.seconds,
+    cpuSeconds: timed.cpuSeconds,
     tsneSeconds: timed.result.tsneSeconds,
     networkSeconds,
     steps: timed.result.steps,

@@ -1,11 +1,13 @@
 /**
- * `npm run bench -- pretrain [--steps 600] [--warmup 20] [--threads 1,2] [--rounds 2] [--dataset fashion-mnist]`
+ * `npm run bench -- pretrain [--steps 600] [--warmup 20] [--threads 1,2] [--rounds 2] [--dataset fashion-mnist]
+ * [--updates fused,ops]`
  *
  * Base model Sup-Walsh pretraining, ours (@supwalsh/method's `pretrain` on the `seed` preset's settings, wasm) vs
  * the original's loop in PyTorch + scikit-learn (python/torch_pretrain.py), on the same preprocessed 64 × 64 images,
  * the same thread count, interleaved round by round so each ratio is taken between neighbouring measurements. Rows
  * give the wall per 600 steps (the original's 2 epochs × 300 steps of batch 200) split into t-SNE, network
- * (forward, backward, Adam) and the rest, and ours / PyTorch in the same round.
+ * (forward, backward, Adam) and the rest, and ours / PyTorch in the same round. With `--updates fused,ops` ours runs
+ * twice per round, with the engine's fused Adam and with Adam as TF.js ops (the step before the fusion).
  */
 import { execFile, fork } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -33,6 +35,7 @@ type TorchResult =
   | {
       ok: true;
       seconds: number;
+      cpuSeconds: number;
       tsneSeconds: number;
       networkSeconds: number;
       steps: number;
@@ -93,7 +96,7 @@ async function runTorch(
 export default defineBenchmark({
   name: 'pretrain',
   description:
-    "Base Sup-Walsh pretraining wall per 600 steps (the original's 2 epochs), ours (method's pretrain, seed preset, wasm) vs the original's loop in PyTorch + scikit-learn, interleaved, split into t-SNE / network / rest; --steps --warmup --threads 1,2 --rounds --dataset fashion-mnist|mnist-npm --torch auto|off",
+    "Base Sup-Walsh pretraining wall per 600 steps (the original's 2 epochs), ours (method's pretrain, seed preset, wasm) vs the original's loop in PyTorch + scikit-learn, interleaved, split into t-SNE / network / rest; --steps --warmup --threads 1,2 --rounds --dataset fashion-mnist|mnist-npm --torch auto|off --updates fused,ops (ours with the fused Adam and with Adam as TF.js ops)",
   async run({ args, log, setBackend }) {
     const steps = positiveInt(args, '--steps', ORIGINAL_STEPS, 2);
     const warmup = positiveInt(args, '--warmup', 20, 0);
@@ -117,6 +120,10 @@ export default defineBenchmark({
     );
     const dataset = train.kind as PretrainJob['dataset'];
     const torchOn = (option(args, '--torch') ?? 'auto') !== 'off' && existsSync(TORCH_PYTHON);
+    const updates = (option(args, '--updates') ?? 'fused').split(',').map((u) => {
+      if (u !== 'fused' && u !== 'ops') throw new Error(`pretrain: --updates must list fused and/or ops, got ${u}`);
+      return u;
+    });
     const dir = await mkdtemp(path.join(os.tmpdir(), 'supwalsh-pretrain-bench-'));
     const files = { pixels: path.join(dir, 'pixels.u8'), labels: path.join(dir, 'labels.u8') };
     const pool = Math.min(TORCH_POOL, train.length);
@@ -129,36 +136,52 @@ export default defineBenchmark({
     try {
       for (let round = 1; round <= rounds; round++) {
         for (const t of threads) {
-          const job: PretrainJob = { dataset, steps, warmup, threads: t, seed: 1 };
-          log(`round ${round}, ${t} thread(s): ours, ${warmup} + ${steps} steps on ${dataset} (load ${load()})…`);
-          const ours = await runOurs(job);
-          if (!ours.ok) throw new Error(`pretrain: ours failed: ${ours.message}`);
-          setBackend(ours.engine);
-          const network = ours.networkSeconds * ours.steps;
-          const row: BenchRow = {
-            round,
-            threads: t,
-            side: 'ours',
-            secondsPer600: ours.seconds * scale,
-            msPerStep: (1000 * ours.seconds) / ours.steps,
-            tsneMsPerStep: (1000 * ours.tsneSeconds) / ours.steps,
-            networkMsPerStep: 1000 * ours.networkSeconds,
-            restMsPerStep: (1000 * (ours.seconds - ours.tsneSeconds - network)) / ours.steps,
-            oursOverTorch: null,
-            load: load(),
-          };
-          rows.push(row);
-          log(
-            `  ours ${(ours.seconds * scale).toFixed(1)} s / 600 steps (${(row['msPerStep'] as number).toFixed(1)} ms/step)`
-          );
+          const ourRows: BenchRow[] = [];
+          for (const u of updates) {
+            const job: PretrainJob = { dataset, steps, warmup, threads: t, seed: 1, updates: u };
+            log(
+              `round ${round}, ${t} thread(s), ${u} updates: ours, ${warmup} + ${steps} steps on ${dataset} (load ${load()})…`
+            );
+            const ours = await runOurs(job);
+            if (!ours.ok) throw new Error(`pretrain: ours failed: ${ours.message}`);
+            setBackend(ours.engine);
+            const network = ours.networkSeconds * ours.steps;
+            const row: BenchRow = {
+              round,
+              threads: t,
+              side: 'ours',
+              updates: u,
+              secondsPer600: ours.seconds * scale,
+              msPerStep: (1000 * ours.seconds) / ours.steps,
+              tsneMsPerStep: (1000 * ours.tsneSeconds) / ours.steps,
+              networkMsPerStep: 1000 * ours.networkSeconds,
+              restMsPerStep: (1000 * (ours.seconds - ours.tsneSeconds - network)) / ours.steps,
+              oursOverTorch: null,
+              cpuMsPerStep: (1000 * ours.cpuSeconds) / ours.steps,
+              cpuOursOverTorch: null,
+              load: load(),
+            };
+            rows.push(row);
+            ourRows.push(row);
+            log(
+              `  ours (${u}) ${(ours.seconds * scale).toFixed(1)} s / 600 steps (${(row['msPerStep'] as number).toFixed(1)} ms/step, network ${(row['networkMsPerStep'] as number).toFixed(1)})`
+            );
+          }
           if (!torchOn) continue;
-          const torch = await runTorch(files, job, train.height);
+          const torch = await runTorch(
+            files,
+            { dataset, steps, warmup, threads: t, seed: 1, updates: 'fused' },
+            train.height
+          );
           if (!torch.ok) {
             log(`  torch FAILED ${torch.message}`);
             rows.push({ round, threads: t, side: 'torch', note: `failed: ${torch.message.slice(0, 200)}` });
             continue;
           }
-          row['oursOverTorch'] = ours.seconds / ours.steps / (torch.seconds / torch.steps);
+          for (const row of ourRows) {
+            row['oursOverTorch'] = (row['msPerStep'] as number) / ((1000 * torch.seconds) / torch.steps);
+            row['cpuOursOverTorch'] = (row['cpuMsPerStep'] as number) / ((1000 * torch.cpuSeconds) / torch.steps);
+          }
           rows.push({
             round,
             threads: t,
@@ -169,10 +192,12 @@ export default defineBenchmark({
             networkMsPerStep: (1000 * torch.networkSeconds) / torch.steps,
             restMsPerStep: (1000 * (torch.seconds - torch.tsneSeconds - torch.networkSeconds)) / torch.steps,
             oursOverTorch: null,
+            cpuMsPerStep: (1000 * torch.cpuSeconds) / torch.steps,
+            cpuOursOverTorch: null,
             load: load(),
           });
           log(
-            `  torch ${((torch.seconds * ORIGINAL_STEPS) / torch.steps).toFixed(1)} s / 600 steps — ours / torch = ${(row['oursOverTorch'] as number).toFixed(3)}`
+            `  torch ${((torch.seconds * ORIGINAL_STEPS) / torch.steps).toFixed(1)} s / 600 steps — ours / torch = ${ourRows.map((r) => `${(r['oursOverTorch'] as number).toFixed(3)} (${r['updates']}; CPU ${(r['cpuOursOverTorch'] as number).toFixed(3)})`).join(', ')}`
           );
         }
       }

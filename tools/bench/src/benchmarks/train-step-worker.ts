@@ -3,7 +3,8 @@
  * wasm heap and the process RSS never shrink) and a model that exhausts a backend's memory fails only its own row.
  * Started by train-step.ts with `fork`; receives a `TrainStepJob` as argv[2] (JSON) and sends one `TrainStepResult`.
  */
-import { initEngine, type BackendName } from '@supwalsh/engine';
+import { ADAM_UPDATE_KERNEL, initEngine, SGD_UPDATE_KERNEL, type BackendName } from '@supwalsh/engine';
+import { createOptimizer, LOCAL_REDUCER, ShardedStep, sumCrossEntropy, type ResolvedOptimizer } from '@supwalsh/method';
 import { buildModel, countParameters, type ModelName } from '@supwalsh/models';
 import * as tf from '@tensorflow/tfjs-core';
 import { time } from '../timing.js';
@@ -22,7 +23,14 @@ export interface TrainStepJob {
   minSeconds: number;
   /** wasm compute threads (`initEngine({ threads })`); unset: the engine's default. */
   threads?: number;
+  /**
+   * `fused`: the optimizer's per-variable update is the engine's one fused kernel (wasm); `ops`: the fused kernels
+   * are unregistered, so the same update runs as its TF.js op sequence — the step as it was before the fusion.
+   */
+  updates: UpdatesName;
 }
+
+export type UpdatesName = 'fused' | 'ops';
 
 export type TrainStepResult =
   | {
@@ -36,6 +44,8 @@ export type TrainStepResult =
       firstSeconds: number;
       medianSeconds: number;
       runs: number;
+      /** Mean CPU seconds of this process (all threads) per timed step: steadier than the wall on a shared machine. */
+      cpuSecondsPerStep: number;
       /** Highest total bytes of live tensors during the steps (all of TF.js's tensors: weights, gradients, activations). */
       peakTensorBytes: number;
       /** The process's resident-set high-water mark (includes the wasm heap, the JS heap and Node itself). */
@@ -44,16 +54,24 @@ export type TrainStepResult =
     }
   | { ok: false; message: string };
 
-function createOptimizer(name: OptimizerName): tf.Optimizer {
-  switch (name) {
-    case 'sgd':
-      return tf.train.sgd(0.01);
-    case 'momentum':
-      return tf.train.momentum(0.01, 0.9);
-    case 'adam':
-      return tf.train.adam(1e-3);
-  }
-}
+const SGD: ResolvedOptimizer = {
+  kind: 'sgd',
+  learningRate: 0.01,
+  // The original's training optimizer decays weights by 3e-6 (PyTorch's side runs the same).
+  weightDecay: 3e-6,
+  momentum: 0,
+  nesterov: false,
+  beta1: 0.9,
+  beta2: 0.999,
+  epsilon: 1e-8,
+};
+
+/** The method's optimizer specs the benchmark can run. */
+export const OPTIMIZERS: Record<OptimizerName, ResolvedOptimizer> = {
+  sgd: SGD,
+  momentum: { ...SGD, momentum: 0.9 },
+  adam: { ...SGD, kind: 'adam', learningRate: 1e-3, weightDecay: 0 },
+};
 
 /**
  * Tracks the engine's live-tensor byte count's maximum. `tf.profile` would give it too, but it spreads one entry per
@@ -79,39 +97,42 @@ async function run(job: TrainStepJob): Promise<TrainStepResult> {
     backend: job.backend,
     ...(job.threads === undefined ? {} : { threads: job.threads }),
   });
+  if (job.updates === 'ops') {
+    tf.unregisterKernel(ADAM_UPDATE_KERNEL, 'wasm');
+    tf.unregisterKernel(SGD_UPDATE_KERNEL, 'wasm');
+  }
   const peak = trackPeakTensorBytes();
   const model = buildModel(job.model, { inputShape: job.inputShape, numClasses: job.numClasses });
-  const optimizer = createOptimizer(job.optimizer);
-  const { x, y } = tf.tidy(() => ({
-    x: tf.randomUniform([job.batch, ...job.inputShape], 0, 1, 'float32', 1),
-    y: tf.cast(
-      tf.oneHot(
-        tf.tensor1d(
-          Array.from({ length: job.batch }, (_, i) => i % job.numClasses),
-          'int32'
-        ),
-        job.numClasses
-      ),
-      'float32'
-    ),
-  }));
+  // The service's training step: the summed loss differentiated by ShardedStep (one rank), the method's optimizer.
+  const variables = model.trainableWeights.map((v) => v.read() as tf.Variable);
+  const optimizer = createOptimizer(OPTIMIZERS[job.optimizer], variables);
+  const sharded = new ShardedStep(variables, LOCAL_REDUCER);
+  const x = tf.randomUniform([job.batch, ...job.inputShape], 0, 1, 'float32', 1);
+  const y = tf.tensor1d(
+    Array.from({ length: job.batch }, (_, i) => i % job.numClasses),
+    'int32'
+  );
   let loss = Number.NaN;
-  const step = () => {
-    const value = optimizer.minimize(
-      () => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar,
-      true
-    ) as tf.Scalar;
-    loss = value.dataSync()[0] ?? Number.NaN;
-    value.dispose();
+  const step = async () => {
+    const reduced = await sharded.run(
+      () => sumCrossEntropy(model.apply(x, { training: true }) as tf.Tensor2D, y),
+      job.batch
+    );
+    optimizer.apply(reduced.gradSums, reduced.gradScale);
+    reduced.gradSums.forEach((g) => g.dispose());
+    loss = reduced.loss;
   };
   const started = performance.now();
-  step();
+  await step();
   const firstSeconds = (performance.now() - started) / 1000;
+  const cpuStarted = process.cpuUsage();
   const timing = job.singleStep
     ? { median: firstSeconds, runs: 1 }
     : await time(step, { warmup: 0, minRuns: 2, minSeconds: job.minSeconds, maxRuns: 20 });
+  const cpu = process.cpuUsage(cpuStarted);
   return {
     ok: true,
+    cpuSecondsPerStep: job.singleStep ? Number.NaN : (cpu.user + cpu.system) / 1e6 / timing.runs,
     engine: `${info.package} ${info.version}, ${info.threads} thread${info.threads === 1 ? '' : 's'}${info.gpu ? ', GPU' : ''}`,
     threads: info.threads,
     params: countParameters(model).trainable,

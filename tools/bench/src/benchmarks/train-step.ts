@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import { availableCores, type BackendName } from '@supwalsh/engine';
 import { isModelName, MODEL_NAMES, type ModelName } from '@supwalsh/models';
 import { defineBenchmark, type BenchRow } from '../benchmark.js';
-import type { OptimizerName, TrainStepJob, TrainStepResult } from './train-step-worker.js';
+import type { OptimizerName, TrainStepJob, TrainStepResult, UpdatesName } from './train-step-worker.js';
 
 const WORKER = path.join(import.meta.dirname, 'train-step-worker.js');
 /** The PyTorch side: tools/bench/python/torch_train_step.py (not compiled; found from dist/benchmarks/). */
@@ -32,6 +32,8 @@ interface Options {
   /** wasm thread counts, each measured in its own process (and PyTorch with the same count). */
   threads: number[];
   torch: boolean;
+  /** Optimizer update implementations, each measured in its own process next to the others (see `UpdatesName`). */
+  updates: UpdatesName[];
 }
 
 function flag(args: readonly string[], name: string): string | undefined {
@@ -69,7 +71,16 @@ function parse(args: readonly string[]): Options {
     minSeconds: positive('--min-seconds', 4),
     threads: parseThreads(flag(args, '--threads')),
     torch: (flag(args, '--torch') ?? 'auto') !== 'off',
+    updates: parseUpdates(list('--updates')),
   };
+}
+
+/** `--updates fused,ops`; default fused. */
+function parseUpdates(values: string[] | undefined): UpdatesName[] {
+  const updates = values ?? ['fused'];
+  const bad = updates.find((u) => u !== 'fused' && u !== 'ops');
+  if (bad !== undefined) throw new Error(`train-step: --updates must list fused and/or ops, got ${bad}`);
+  return updates as UpdatesName[];
 }
 
 /** `--threads 1,2`; default 1 and every core this process may use. */
@@ -83,7 +94,9 @@ function parseThreads(value: string | undefined): number[] {
   });
 }
 
-type TorchResult = { ok: true; medianSeconds: number; params: number; torch: string } | { ok: false; message: string };
+type TorchResult =
+  | { ok: true; medianSeconds: number; cpuSecondsPerStep: number; params: number; torch: string }
+  | { ok: false; message: string };
 
 /** Why PyTorch cannot run here, or null when `import torch, torchvision` works. */
 async function torchMissing(): Promise<string | null> {
@@ -95,11 +108,19 @@ async function torchMissing(): Promise<string | null> {
   }
 }
 
-async function runTorch(model: ModelName, batch: number, threads: number, minSeconds: number): Promise<TorchResult> {
+async function runTorch(
+  model: ModelName,
+  batch: number,
+  threads: number,
+  minSeconds: number,
+  optimizer: OptimizerName
+): Promise<TorchResult> {
+  // Our 'sgd' is the original's training optimizer, SGD with L2 weight decay 3e-6: PyTorch gets the same.
+  const weightDecay = optimizer === 'sgd' ? '3e-6' : '0';
   try {
     const { stdout } = await run(
       TORCH_PYTHON,
-      [TORCH_SCRIPT, model, String(batch), String(threads), String(minSeconds)],
+      [TORCH_SCRIPT, model, String(batch), String(threads), String(minSeconds), weightDecay],
       { timeout: 1_800_000, maxBuffer: 1 << 20, env: { ...process.env, OMP_NUM_THREADS: String(threads) } }
     );
     return JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as TorchResult;
@@ -129,7 +150,7 @@ function runJob(job: TrainStepJob): Promise<TrainStepResult> {
 export default defineBenchmark({
   name: 'train-step',
   description:
-    'images/s of a full training step (forward, backward, SGD) at batch 32 on 64 × 64 × 1 for every model on the native backend (if installed), wasm on each --threads count next to PyTorch on as many threads, and cpu (one step of --cpu-batch 1 image but for base), with peak memory; --models a,b --backends wasm,cpu --threads 1,2 --torch auto|off --batch --cpu-batch --optimizer sgd|momentum|adam --min-seconds',
+    "images/s of the service's training step (ShardedStep on one rank + the method's optimizer: SGD 0.01 with weight decay 3e-6) at batch 32 on 64 × 64 × 1 for every model on the native backend (if installed), wasm on each --threads count next to PyTorch on as many threads, and cpu (one step of --cpu-batch 1 image but for base), with peak memory; --models a,b --backends wasm,cpu --threads 1,2 --torch auto|off --batch --cpu-batch --optimizer sgd|momentum|adam --updates fused,ops --min-seconds",
   async run({ args, log, setBackend }) {
     const o = parse(args);
     const rows: BenchRow[] = [];
@@ -144,81 +165,98 @@ export default defineBenchmark({
         if (skippedBackends.has(backend)) continue;
         for (const threads of backend === 'wasm' ? o.threads : [undefined]) {
           const singleStep = backend === 'cpu' && !CPU_FULL_BATCH.includes(model);
-          let batch = singleStep ? Math.min(o.cpuBatch, o.batch) : o.batch;
-          const job = {
-            backend,
-            model,
-            inputShape: INPUT,
-            numClasses: CLASSES,
-            optimizer: o.optimizer,
-            singleStep,
-            ...(threads === undefined ? {} : { threads }),
-          };
-          let result = await runJob({ ...job, batch, minSeconds: o.minSeconds });
-          // A batch that does not fit (wasm's heap is at most 4 GB) is halved until it does, and the row says so.
-          while (!result.ok && OUT_OF_MEMORY.test(result.message) && batch > 1) {
-            log(`${backend} ${model}: batch ${batch} ran out of memory (${result.message}); trying ${batch >> 1}`);
-            batch >>= 1;
-            result = await runJob({ ...job, batch, minSeconds: o.minSeconds });
-          }
-          if (!result.ok) {
-            if (backend === 'tensorflow' && /needs @tensorflow\/tfjs-node/.test(result.message)) {
-              log(`${backend}: not installed, skipped (${result.message.split('\n')[0]?.slice(0, 160)}…)`);
-              skippedBackends.add(backend);
-              break;
-            }
-            log(`${backend} ${model}: FAILED ${result.message}`);
-            rows.push({
+          const cell: BenchRow[] = [];
+          let cellBatch = o.batch;
+          let abandon = false;
+          for (const updates of o.updates) {
+            let batch = singleStep ? Math.min(o.cpuBatch, o.batch) : o.batch;
+            const job = {
               backend,
               model,
+              inputShape: INPUT,
+              numClasses: CLASSES,
+              optimizer: o.optimizer,
+              singleStep,
+              updates,
+              ...(threads === undefined ? {} : { threads }),
+            };
+            let result = await runJob({ ...job, batch, minSeconds: o.minSeconds });
+            while (!result.ok && OUT_OF_MEMORY.test(result.message) && batch > 1) {
+              log(`${backend} ${model}: batch ${batch} ran out of memory (${result.message}); trying ${batch >> 1}`);
+              batch >>= 1;
+              result = await runJob({ ...job, batch, minSeconds: o.minSeconds });
+            }
+            if (!result.ok) {
+              if (backend === 'tensorflow' && /needs @tensorflow\/tfjs-node/.test(result.message)) {
+                log(`${backend}: not installed, skipped (${result.message.split('\n')[0]?.slice(0, 160)}…)`);
+                skippedBackends.add(backend);
+                abandon = true;
+                break;
+              }
+              log(`${backend} ${model}: FAILED ${result.message}`);
+              rows.push({
+                backend,
+                model,
+                batch,
+                optimizer: o.optimizer,
+                updates,
+                note: `failed: ${result.message.slice(0, 200)}`,
+              });
+              continue;
+            }
+            const notes = [];
+            if (singleStep) notes.push(`cpu: one step of ${batch} image${batch === 1 ? '' : 's'}, the first`);
+            else if (batch < o.batch) notes.push(`batch ${o.batch} does not fit in ${backend}'s memory`);
+            used.add(backend);
+            cellBatch = batch;
+            const ours = batch / result.medianSeconds;
+            cell.push({
+              backend,
+              model,
+              threads: result.threads,
+              params: result.params,
               batch,
               optimizer: o.optimizer,
-              note: `failed: ${result.message.slice(0, 200)}`,
+              updates,
+              imagesPerSecond: ours,
+              secondsPerStep: result.medianSeconds,
+              cpuSecondsPerStep: result.cpuSecondsPerStep,
+              steps: result.runs,
+              firstStepSeconds: result.firstSeconds,
+              peakTensorMB: result.peakTensorBytes / MB,
+              peakRssMB: result.maxRssBytes / MB,
+              note: notes.join('; '),
             });
-            continue;
+            log(
+              `${backend} ${model} (${updates} updates): ${ours.toFixed(2)} images/s (${result.medianSeconds.toFixed(3)} s/step ` +
+                `× ${result.runs}, batch ${batch}), peak tensors ${(result.peakTensorBytes / MB).toFixed(0)} MB, ` +
+                `RSS ${(result.maxRssBytes / MB).toFixed(0)} MB — ${result.engine}`
+            );
           }
-          const notes = [];
-          if (singleStep) notes.push(`cpu: one step of ${batch} image${batch === 1 ? '' : 's'}, the first`);
-          else if (batch < o.batch) notes.push(`batch ${o.batch} does not fit in ${backend}'s memory`);
-          used.add(backend);
-          const ours = batch / result.medianSeconds;
-          const row: BenchRow = {
-            backend,
-            model,
-            threads: result.threads,
-            params: result.params,
-            batch,
-            optimizer: o.optimizer,
-            imagesPerSecond: ours,
-            secondsPerStep: result.medianSeconds,
-            steps: result.runs,
-            firstStepSeconds: result.firstSeconds,
-            peakTensorMB: result.peakTensorBytes / MB,
-            peakRssMB: result.maxRssBytes / MB,
-          };
-          log(
-            `${backend} ${model}: ${ours.toFixed(2)} images/s (${result.medianSeconds.toFixed(3)} s/step ` +
-              `× ${result.runs}, batch ${batch}), peak tensors ${(result.peakTensorBytes / MB).toFixed(0)} MB, ` +
-              `RSS ${(result.maxRssBytes / MB).toFixed(0)} MB — ${result.engine}`
-          );
-          if (backend === 'wasm' && threads !== undefined && !torchProblem) {
-            if (o.optimizer !== 'sgd') notes.push('PyTorch runs SGD only');
-            const torch = await runTorch(model, batch, threads, o.minSeconds);
-            if (torch.ok) {
-              row['torchImagesPerSecond'] = batch / torch.medianSeconds;
-              row['oursOverTorch'] = ours / row['torchImagesPerSecond'];
-              row['torchParams'] = torch.params;
-              log(
-                `torch ${torch.torch} ${model}: ${(batch / torch.medianSeconds).toFixed(2)} images/s on ${threads} ` +
-                  `thread(s) — ours / torch = ${(ours / (batch / torch.medianSeconds)).toFixed(3)}`
-              );
-            } else {
-              notes.push(`PyTorch failed: ${torch.message.slice(0, 160)}`);
-              log(`torch ${model}: FAILED ${torch.message}`);
+          if (abandon) break;
+          // PyTorch once per cell, right after our runs of it: each ratio between neighbouring measurements.
+          if (backend === 'wasm' && threads !== undefined && !torchProblem && cell.length > 0) {
+            const torch = await runTorch(model, cellBatch, threads, o.minSeconds, o.optimizer);
+            for (const row of cell) {
+              const notes = row['note'] ? [row['note']] : [];
+              if (o.optimizer !== 'sgd') notes.push('PyTorch runs SGD only');
+              if (torch.ok && row['batch'] === cellBatch) {
+                row['torchImagesPerSecond'] = cellBatch / torch.medianSeconds;
+                row['oursOverTorch'] = (row['imagesPerSecond'] as number) / row['torchImagesPerSecond'];
+                row['torchParams'] = torch.params;
+                row['torchCpuSecondsPerStep'] = torch.cpuSecondsPerStep;
+                row['cpuOursOverTorch'] = torch.cpuSecondsPerStep / (row['cpuSecondsPerStep'] as number);
+              } else if (!torch.ok) notes.push(`PyTorch failed: ${torch.message.slice(0, 160)}`);
+              row['note'] = notes.join('; ');
             }
+            if (torch.ok) {
+              log(
+                `torch ${torch.torch} ${model}: ${(cellBatch / torch.medianSeconds).toFixed(2)} images/s on ${threads} ` +
+                  `thread(s) — ours / torch = ${cell.map((r) => `${(r['oursOverTorch'] as number)?.toFixed(3)} (${r['updates']})`).join(', ')}`
+              );
+            } else log(`torch ${model}: FAILED ${torch.message}`);
           }
-          row['note'] = notes.join('; ');
-          rows.push(row);
+          rows.push(...cell);
         }
       }
     }
