@@ -105,8 +105,11 @@ export class Backoff {
     const now = performance.now();
     if (this.#failures === 1) this.#since = now;
     const delayMs = Math.round(backoffDelayMs(this.policy, this.#failures));
+    // The time budget is for an outage (the coordinator away); a coordinator that answers "too many watchers" or
+    // ABORTED is there, so those keep the attempt limit and reach the caller.
+    const outage = error.code !== status.RESOURCE_EXHAUSTED && error.code !== status.ABORTED;
     const spent =
-      this.budgetMs === undefined
+      this.budgetMs === undefined || !outage
         ? this.#failures >= this.policy.maxAttempts
         : now - this.#since + delayMs > this.budgetMs;
     if (!isRetryable(error, this.kind) || spent) {
