@@ -12,9 +12,9 @@ export type FigureKey = 'trainFirst' | 'trainLast' | 'testFirst' | 'testLast';
 /** The figures in table order. */
 export const FIGURE_KEYS: readonly FigureKey[] = ['trainFirst', 'trainLast', 'testFirst', 'testLast'];
 
-/** The figures worth a column for a group: all four, or the first epoch's two when it is also the last. */
-export function figureKeysOf(group: { readonly firstEpoch: number; readonly lastEpoch: number }): FigureKey[] {
-  return group.firstEpoch === group.lastEpoch ? ['trainFirst', 'testFirst'] : [...FIGURE_KEYS];
+/** The figures worth a column: all four, or only the first epoch's two when it is also the last. */
+export function figureKeysOf(singleEpoch: boolean): FigureKey[] {
+  return singleEpoch ? ['trainFirst', 'testFirst'] : [...FIGURE_KEYS];
 }
 
 /** A figure's label, given the group's first and last epoch. */

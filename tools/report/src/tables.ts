@@ -71,7 +71,7 @@ export function originalTable(summary: ResultSummary, kind: AccuracyKind): Table
 /** Mean ± sample standard deviation over seeds of the four figures (percent), per arm. */
 export function seedTable(summary: ResultSummary): Table {
   const { first, last, perGroup, single } = epochHeaders(summary);
-  const keys = figureKeysOf(single ? { firstEpoch: 1, lastEpoch: 1 } : { firstEpoch: 1, lastEpoch: 2 });
+  const keys = figureKeysOf(single);
   const titles: Record<FigureKey, string> = {
     trainFirst: `train ${first}`,
     trainLast: `train ${last}`,
@@ -99,7 +99,7 @@ export function pairedTable(summary: ResultSummary): Table {
   // A group whose first epoch is its last compares each figure once.
   const rows = summary.groups.flatMap((g) =>
     g.comparisons
-      .filter((c) => figureKeysOf(g).includes(c.figure))
+      .filter((c) => figureKeysOf(g.firstEpoch === g.lastEpoch).includes(c.figure))
       .map((c) => {
         const label = figureLabel(c.figure, g.firstEpoch, g.lastEpoch);
         const base = [g.dataset, g.model, c.arm, label, String(c.seeds.length), formatPoints(c.meanDifference)];
