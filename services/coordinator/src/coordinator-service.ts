@@ -53,6 +53,7 @@ import {
   canWorkerReadArtifact,
   checkRegistration,
   requireRunHolder,
+  requireWorkerInstance,
   requireWorkerOwnership,
 } from './worker-access.js';
 
@@ -326,7 +327,7 @@ export function createCoordinatorService(ctx: CoordinatorContext, state: Service
           // Before the upload stores anything: the caller holds the rank, and a checkpoint fits the run.
           const run = ctx.store.getRun(request.header.runId);
           if (run) {
-            requireRunHolder(ctx, principal, run, request.header.generation, request.header.rank);
+            requireRunHolder(ctx, principal, run, request.header);
             if (request.header.generation === run.generation) checkCheckpointPlausible(run, request.header);
           }
         }
@@ -376,6 +377,7 @@ export function createCoordinatorService(ctx: CoordinatorContext, state: Service
     })),
     reportProgress: unary('ReportProgress', (request, principal) => {
       requireWorkerOwnership(ctx, principal, request.workerId);
+      requireWorkerInstance(ctx, request.workerId, request.instanceId);
       checkReportsPlausible(ctx, request);
       return reportProgress(ctx, request);
     }),

@@ -180,8 +180,36 @@ describe('hardening, part A', () => {
       })
     );
     expect(upload.code).toBe(status.PERMISSION_DENIED);
+    // A second process of the same pool under w-1 (another instance: a zombie or a replaced process) may neither
+    // register, report nor upload while w-1's instance holds the rank; a report naming no instance is invalid.
+    const twin = await FakeWorker.start(t.address, 'w-1', TOKENS.poolA);
+    workers.push(twin);
+    expect((await rejection(twin.register())).details).toContain('holds a live lease of another instance');
+    const twinReport = await rejection(
+      twin.report(start, [shardReport(1, { $case: 'stepProgress', value: step(1, 1) })])
+    );
+    expect(twinReport.code).toBe(status.FAILED_PRECONDITION);
+    expect(twinReport.details).toContain(`worker w-1 is now instance ${worker.instanceId}`);
+    const twinUpload = await rejection(
+      twin.upload(start, ArtifactKind.ARTIFACT_KIND_WEIGHTS, 'weights.bin', new Uint8Array([1, 2, 3]))
+    );
+    expect(twinUpload.code).toBe(status.FAILED_PRECONDITION);
+    const poolAClient = as(TOKENS.poolA);
+    const anonymous = await rejection(
+      unary(poolAClient.reportProgress.bind(poolAClient), {
+        workerId: 'w-1',
+        runId: start.runId,
+        generation: start.generation,
+        rank: 0,
+        reports: [shardReport(1, { $case: 'stepProgress', value: step(1, 1) })],
+        instanceId: '',
+      })
+    );
+    expect(anonymous.code).toBe(status.INVALID_ARGUMENT);
+    expect(anonymous.details).toContain('instance_id is required');
     expect(t.store.getExperiment(experimentId)!.lastSequence).toBe(events);
     expect(t.store.getRun(start.runId)?.latestCheckpoint ?? null).toBeNull();
+    expect(t.store.listArtifacts(experimentId, start.runId)).toEqual([]);
     // Workers cannot use client RPCs; ListWorkers hides addresses from all but admins.
     const poolA = as(TOKENS.poolA);
     expect((await rejection(unary(poolA.getExperiment.bind(poolA), { experimentId }))).code).toBe(

@@ -306,6 +306,7 @@ export class FakeWorker {
       generation: start.generation,
       rank: start.rank,
       reports,
+      instanceId: this.instanceId,
     });
   }
 
@@ -323,6 +324,7 @@ export class FakeWorker {
         runId: start.runId,
         generation: start.generation,
         rank: start.rank,
+        instanceId: this.instanceId,
         kind,
         name,
         mediaType: kind === ArtifactKind.ARTIFACT_KIND_RESULTS_JSON ? 'application/json' : 'application/octet-stream',

@@ -1,7 +1,7 @@
 import { ArtifactKind, type RegisterWorkerRequest } from '@supwalsh/proto';
 import type { Principal } from '@supwalsh/security';
 import type { CoordinatorContext } from './context.js';
-import { PermissionDeniedError, WrongStateError } from './errors.js';
+import { InvalidArgumentError, PermissionDeniedError, WrongStateError } from './errors.js';
 import type { ArtifactRecord, RunRecord } from './store.js';
 
 /**
@@ -58,21 +58,41 @@ export function requireWorkerOwnership(ctx: CoordinatorContext, principal: Princ
 }
 
 /**
+ * Refuses a report or upload under `workerId` from a process other than the instance registered under that id
+ * (FAILED_PRECONDITION, so that a replaced or zombie process's shard stops, PROTOCOL.md step 7); an empty
+ * `instanceId` is INVALID_ARGUMENT. A principal's processes are thereby kept apart too, not only principals.
+ */
+export function requireWorkerInstance(ctx: CoordinatorContext, workerId: string, instanceId: string): void {
+  if (instanceId === '') {
+    throw new InvalidArgumentError('instance_id', 'is required: the reporting worker process\'s instance id');
+  }
+  const worker = ctx.store.getWorker(workerId);
+  if (!worker || worker.instanceId === instanceId) return;
+  throw new WrongStateError(
+    'worker',
+    workerId,
+    worker.state,
+    `worker ${workerId} is now instance ${worker.instanceId}; instance ${instanceId} may no longer report or upload for it`
+  );
+}
+
+/**
  * Refuses (PERMISSION_DENIED) an upload for rank `rank` of `run`'s `generation` unless the worker holding that rank
- * in the current generation was registered by `principal`. Unknown runs and stale generations are left to the
- * upload itself (NOT_FOUND, FAILED_PRECONDITION).
+ * in the current generation was registered by `principal`, and (FAILED_PRECONDITION) unless the upload comes from
+ * that worker's registered instance. Unknown runs and stale generations are left to the upload itself (NOT_FOUND,
+ * FAILED_PRECONDITION).
  */
 export function requireRunHolder(
   ctx: CoordinatorContext,
   principal: Principal,
   run: RunRecord,
-  generation: number,
-  rank: number
+  header: { generation: number; rank: number; instanceId: string }
 ): void {
-  if (generation !== run.generation) return;
-  const workerId = run.workerIds[rank];
+  if (header.generation !== run.generation) return;
+  const workerId = run.workerIds[header.rank];
   if (workerId === undefined) return;
   requireWorkerOwnership(ctx, principal, workerId);
+  requireWorkerInstance(ctx, workerId, header.instanceId);
 }
 
 /**

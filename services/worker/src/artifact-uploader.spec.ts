@@ -22,7 +22,7 @@ describe('uploadArtifact', () => {
     const data = new Uint8Array(2.5 * (1 << 20) + 3).map((_, i) => i % 251);
     const response = await uploadArtifact(
       client,
-      { runId: 'run-u', generation: 2, rank: 0 },
+      { runId: 'run-u', generation: 2, rank: 0, instanceId: 'i-1' },
       { kind: ArtifactKind.ARTIFACT_KIND_WEIGHTS, name: 'weights.bin', mediaType: 'application/octet-stream', data }
     );
     expect(response.artifact).toMatchObject({ name: 'weights.bin', sizeBytes: data.length, sha256: sha256Hex(data) });
@@ -30,7 +30,7 @@ describe('uploadArtifact', () => {
     expect(stored?.headerAlone).toBe(true);
     expect(stored?.messages).toBe(1 + 3);
     expect(stored?.largestChunk).toBe(1 << 20);
-    expect(stored?.header).toMatchObject({ runId: 'run-u', generation: 2, rank: 0, sizeBytes: data.length });
+    expect(stored?.header).toMatchObject({ runId: 'run-u', generation: 2, rank: 0, instanceId: 'i-1', sizeBytes: data.length });
     expect(Buffer.compare(stored!.data, Buffer.from(data))).toBe(0);
   });
 
@@ -38,7 +38,7 @@ describe('uploadArtifact', () => {
     const data = new Uint8Array(0);
     await uploadArtifact(
       client,
-      { runId: 'run-e', generation: 1, rank: 0 },
+      { runId: 'run-e', generation: 1, rank: 0, instanceId: 'i-1' },
       { kind: ArtifactKind.ARTIFACT_KIND_RESULTS_JSON, name: 'empty.json', mediaType: 'application/json', data }
     );
     expect(fake.artifactsOf('run-e')[0]).toMatchObject({ messages: 1, header: { sizeBytes: 0 } });
@@ -49,7 +49,7 @@ describe('uploadArtifact', () => {
     await expect(
       uploadArtifact(
         client,
-        { runId: 'run-s', generation: 1, rank: 0 },
+        { runId: 'run-s', generation: 1, rank: 0, instanceId: 'i-1' },
         {
           kind: ArtifactKind.ARTIFACT_KIND_WEIGHTS,
           name: 'model.json',

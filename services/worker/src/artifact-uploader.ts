@@ -31,6 +31,8 @@ export interface UploadingShard {
   readonly runId: string;
   readonly generation: number;
   readonly rank: number;
+  /** The uploading worker process's instance id, as registered. */
+  readonly instanceId: string;
 }
 
 /** Options of {@link uploadArtifact}. */
@@ -71,6 +73,7 @@ export async function uploadArtifact(
     runId: shard.runId,
     generation: shard.generation,
     rank: shard.rank,
+    instanceId: shard.instanceId,
     kind: file.kind,
     name: file.name,
     mediaType: file.mediaType,

@@ -46,6 +46,8 @@ export function checkpointFileName(place: CheckpointPlace): string {
 /** Options of {@link createCheckpointUploader}. */
 export interface CheckpointUploaderOptions extends Pick<UploadArtifactOptions, 'signal' | 'logger' | 'attempts'> {
   client: CoordinatorClient;
+  /** The uploading worker process's instance id, as registered. */
+  instanceId: string;
   runId: string;
   generation: number;
   rank: number;
@@ -66,7 +68,7 @@ export interface CheckpointUploader {
  * `encodeCheckpoint`. Throws as `uploadArtifact` (StaleShardError: the shard must stop).
  */
 export function createCheckpointUploader(options: CheckpointUploaderOptions): CheckpointUploader {
-  const { client, runId, generation, rank, worldSize, pretrainingStepsPerEpoch, ...upload } = options;
+  const { client, instanceId, runId, generation, rank, worldSize, pretrainingStepsPerEpoch, ...upload } = options;
   return {
     async save(checkpoint) {
       const place = checkpointPlace(checkpoint, pretrainingStepsPerEpoch);
@@ -86,7 +88,7 @@ export function createCheckpointUploader(options: CheckpointUploaderOptions): Ch
       };
       const response = await uploadArtifact(
         client,
-        { runId, generation, rank },
+        { runId, generation, rank, instanceId },
         {
           kind: ArtifactKind.ARTIFACT_KIND_CHECKPOINT,
           name: checkpointFileName(place),

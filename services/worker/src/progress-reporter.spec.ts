@@ -25,6 +25,7 @@ describe('the progress reporter', () => {
     createProgressReporter({
       client,
       workerId: 'w',
+      instanceId: 'i-1',
       runId,
       generation: 3,
       rank,
@@ -45,7 +46,7 @@ describe('the progress reporter', () => {
     expect(r.ackedSequence).toBe(11);
     const batches = fake.reportBatches.filter((b) => b.runId === 'run-a');
     expect(batches.length).toBeLessThan(11); // batched, not one request per report
-    expect(batches.every((b) => b.reports.length <= 11 && b.generation === 3)).toBe(true);
+    expect(batches.every((b) => b.reports.length <= 11 && b.generation === 3 && b.instanceId === 'i-1')).toBe(true);
     expect(fake.rejectedBatches.filter((b) => b.runId === 'run-a')).toHaveLength(1);
     r.close();
   });

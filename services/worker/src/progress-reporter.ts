@@ -15,6 +15,8 @@ export interface ProgressReporterOptions {
   /** Where reports go; unset: they are numbered and acknowledged at once, nothing is sent (no coordinator). */
   client: CoordinatorClient | undefined;
   workerId: string;
+  /** The worker process's instance id, as registered (the coordinator refuses reports of another instance). */
+  instanceId: string;
   runId: string;
   generation: number;
   rank: number;
@@ -67,7 +69,7 @@ export interface ProgressReporter {
 
 /** Creates the reporter of one shard. */
 export function createProgressReporter(options: ProgressReporterOptions): ProgressReporter {
-  const { client, workerId, runId, generation, rank } = options;
+  const { client, workerId, instanceId, runId, generation, rank } = options;
   const logger = options.logger ?? silentWorkerLogger;
   const batchMs = options.batchMs ?? 500;
   const batchReports = options.batchReports ?? 64;
@@ -141,7 +143,7 @@ export function createProgressReporter(options: ProgressReporterOptions): Progre
       const response = await callUnary(
         client,
         client.reportProgress,
-        { workerId, runId, generation, rank, reports },
+        { workerId, instanceId, runId, generation, rank, reports },
         deadlineMs
       );
       inFlight = false;

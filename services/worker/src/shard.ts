@@ -60,6 +60,8 @@ export type ShardStateName = 'STARTING' | 'RENDEZVOUS' | 'RUNNING' | 'SUCCEEDED'
 export interface ShardDeps {
   readonly request: ShardRequest;
   readonly workerId: string;
+  /** This worker process's instance id, as registered: every report and upload carries it. */
+  readonly instanceId: string;
   /** Where reports and artifacts go; unset: nowhere (a worker started without a coordinator, in tests). */
   readonly client: CoordinatorClient | undefined;
   /** The worker's Collective service, where the left neighbour's ring stream arrives. */
@@ -169,6 +171,7 @@ export function startShard(deps: ShardDeps): Shard {
   const reporter: ProgressReporter = createProgressReporter({
     client: deps.client,
     workerId: deps.workerId,
+    instanceId: deps.instanceId,
     runId,
     generation,
     rank,
@@ -357,7 +360,10 @@ export function startShard(deps: ShardDeps): Shard {
           chain = chain.then(async () => {
             if (failure !== undefined || controller.signal.aborted) return;
             try {
-              await uploadArtifact(client, request, file, { signal: controller.signal, logger });
+              await uploadArtifact(client, { ...request, instanceId: deps.instanceId }, file, {
+                signal: controller.signal,
+                logger,
+              });
             } catch (error: unknown) {
               failure = error;
               if (error instanceof StaleShardError) abort(error.message);
@@ -381,6 +387,7 @@ export function startShard(deps: ShardDeps): Shard {
     const maxSteps = request.runSpec.limits.maxStepsPerEpoch ?? Number.POSITIVE_INFINITY;
     const uploader = createCheckpointUploader({
       client,
+      instanceId: deps.instanceId,
       runId,
       generation,
       rank,

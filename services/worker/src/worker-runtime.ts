@@ -172,6 +172,7 @@ export function createWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntim
     const shard = startShard({
       request: parsed,
       workerId: options.workerId,
+      instanceId: options.instanceId,
       client: options.client,
       collectiveServer: options.collectiveServer,
       datasets: options.datasets,

@@ -290,6 +290,12 @@ export interface ReportProgressRequest {
   rank: number;
   /** Reports in order of their sequence numbers. 1–1000 entries. */
   reports: ShardReport[];
+  /**
+   * Instance id of the reporting worker process (WorkerInfo.instance_id as registered). Required since
+   * v1.2: reports from an instance that no longer holds the worker id (a replaced or zombie process) are
+   * refused with FAILED_PRECONDITION.
+   */
+  instanceId: string;
 }
 
 /** One report of a shard. */
@@ -381,7 +387,15 @@ export interface UploadArtifactHeader {
    * For ARTIFACT_KIND_CHECKPOINT: where it was taken (phase, epoch, step, end_of_epoch, generation,
    * world_size); the id, size, hash and time fields are ignored.
    */
-  checkpoint: CheckpointRef | undefined;
+  checkpoint:
+    | CheckpointRef
+    | undefined;
+  /**
+   * Instance id of the uploading worker process, as in ReportProgressRequest.instance_id. Required since
+   * v1.2 for the current generation: an upload from an instance that no longer holds the rank's worker id
+   * is refused with FAILED_PRECONDITION.
+   */
+  instanceId: string;
 }
 
 /** Response of Coordinator.UploadArtifact. */
@@ -2531,7 +2545,7 @@ export const ListWorkersResponse: MessageFns<ListWorkersResponse> = {
 };
 
 function createBaseReportProgressRequest(): ReportProgressRequest {
-  return { workerId: "", runId: "", generation: 0, rank: 0, reports: [] };
+  return { workerId: "", runId: "", generation: 0, rank: 0, reports: [], instanceId: "" };
 }
 
 export const ReportProgressRequest: MessageFns<ReportProgressRequest> = {
@@ -2550,6 +2564,9 @@ export const ReportProgressRequest: MessageFns<ReportProgressRequest> = {
     }
     for (const v of message.reports) {
       ShardReport.encode(v!, writer.uint32(42).fork()).join();
+    }
+    if (message.instanceId !== "") {
+      writer.uint32(50).string(message.instanceId);
     }
     return writer;
   },
@@ -2607,6 +2624,14 @@ export const ReportProgressRequest: MessageFns<ReportProgressRequest> = {
             message.reports.push(ShardReport.decode(reader, reader.uint32()));
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.instanceId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2634,6 +2659,11 @@ export const ReportProgressRequest: MessageFns<ReportProgressRequest> = {
       generation: isSet(object.generation) ? globalThis.Number(object.generation) : 0,
       rank: isSet(object.rank) ? globalThis.Number(object.rank) : 0,
       reports: globalThis.Array.isArray(object?.reports) ? object.reports.map((e: any) => ShardReport.fromJSON(e)) : [],
+      instanceId: isSet(object.instanceId)
+        ? globalThis.String(object.instanceId)
+        : isSet(object.instance_id)
+        ? globalThis.String(object.instance_id)
+        : "",
     };
   },
 
@@ -2654,6 +2684,9 @@ export const ReportProgressRequest: MessageFns<ReportProgressRequest> = {
     if (message.reports?.length) {
       obj.reports = message.reports.map((e) => ShardReport.toJSON(e));
     }
+    if (message.instanceId !== "") {
+      obj.instanceId = message.instanceId;
+    }
     return obj;
   },
 
@@ -2667,6 +2700,7 @@ export const ReportProgressRequest: MessageFns<ReportProgressRequest> = {
     message.generation = object.generation ?? 0;
     message.rank = object.rank ?? 0;
     message.reports = object.reports?.map((e) => ShardReport.fromPartial(e)) || [];
+    message.instanceId = object.instanceId ?? "";
     return message;
   },
 };
@@ -3147,6 +3181,7 @@ function createBaseUploadArtifactHeader(): UploadArtifactHeader {
     sizeBytes: 0,
     sha256: "",
     checkpoint: undefined,
+    instanceId: "",
   };
 }
 
@@ -3178,6 +3213,9 @@ export const UploadArtifactHeader: MessageFns<UploadArtifactHeader> = {
     }
     if (message.checkpoint !== undefined) {
       CheckpointRef.encode(message.checkpoint, writer.uint32(74).fork()).join();
+    }
+    if (message.instanceId !== "") {
+      writer.uint32(82).string(message.instanceId);
     }
     return writer;
   },
@@ -3267,6 +3305,14 @@ export const UploadArtifactHeader: MessageFns<UploadArtifactHeader> = {
             message.checkpoint = CheckpointRef.decode(reader, reader.uint32());
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.instanceId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3302,6 +3348,11 @@ export const UploadArtifactHeader: MessageFns<UploadArtifactHeader> = {
         : 0,
       sha256: isSet(object.sha256) ? globalThis.String(object.sha256) : "",
       checkpoint: isSet(object.checkpoint) ? CheckpointRef.fromJSON(object.checkpoint) : undefined,
+      instanceId: isSet(object.instanceId)
+        ? globalThis.String(object.instanceId)
+        : isSet(object.instance_id)
+        ? globalThis.String(object.instance_id)
+        : "",
     };
   },
 
@@ -3334,6 +3385,9 @@ export const UploadArtifactHeader: MessageFns<UploadArtifactHeader> = {
     if (message.checkpoint !== undefined) {
       obj.checkpoint = CheckpointRef.toJSON(message.checkpoint);
     }
+    if (message.instanceId !== "") {
+      obj.instanceId = message.instanceId;
+    }
     return obj;
   },
 
@@ -3353,6 +3407,7 @@ export const UploadArtifactHeader: MessageFns<UploadArtifactHeader> = {
     message.checkpoint = (object.checkpoint !== undefined && object.checkpoint !== null)
       ? CheckpointRef.fromPartial(object.checkpoint)
       : undefined;
+    message.instanceId = object.instanceId ?? "";
     return message;
   },
 };
