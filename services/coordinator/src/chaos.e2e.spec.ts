@@ -26,7 +26,7 @@ import {
 /**
  * Chaos, bounded: real processes on loopback, a seeded schedule of SIGKILLs and SIGSTOP/SIGCONT pauses of workers
  * and one coordinator restart, over an experiment of tiny runs. The seed and the schedule are printed first; replay
- * a failure with `SUPWALSH_CHAOS=1 SUPWALSH_CHAOS_SEED=<seed> npx vitest run src/chaos.e2e.spec.ts` (after `nx run coordinator:build`).
+ * a failure with `SUPWALSH_CHAOS_SEED=<seed> npx vitest run src/chaos.e2e.spec.ts` (after `nx run coordinator:build`).
  */
 const SPEC = parseSpecText(`
 name: chaos
