@@ -64,7 +64,7 @@ export function requireWorkerOwnership(ctx: CoordinatorContext, principal: Princ
  */
 export function requireWorkerInstance(ctx: CoordinatorContext, workerId: string, instanceId: string): void {
   if (instanceId === '') {
-    throw new InvalidArgumentError('instance_id', 'is required: the reporting worker process\'s instance id');
+    throw new InvalidArgumentError('instance_id', "is required: the reporting worker process's instance id");
   }
   const worker = ctx.store.getWorker(workerId);
   if (!worker || worker.instanceId === instanceId) return;

@@ -30,7 +30,13 @@ describe('uploadArtifact', () => {
     expect(stored?.headerAlone).toBe(true);
     expect(stored?.messages).toBe(1 + 3);
     expect(stored?.largestChunk).toBe(1 << 20);
-    expect(stored?.header).toMatchObject({ runId: 'run-u', generation: 2, rank: 0, instanceId: 'i-1', sizeBytes: data.length });
+    expect(stored?.header).toMatchObject({
+      runId: 'run-u',
+      generation: 2,
+      rank: 0,
+      instanceId: 'i-1',
+      sizeBytes: data.length,
+    });
     expect(Buffer.compare(stored!.data, Buffer.from(data))).toBe(0);
   });
 
