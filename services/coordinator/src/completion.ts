@@ -2,7 +2,6 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ExperimentResult, ResolvedExperimentSpec, RunResult } from '@supwalsh/method';
 import { ArtifactKind, LogLevel } from '@supwalsh/proto';
-import { writeReport } from '@supwalsh/report';
 import { ENUMS, runResultFromJson, shortName } from '@supwalsh/wire';
 import { artifactAbsolutePath, artifactRelativePath, EXPERIMENT_ARTIFACTS_DIR, hashFile } from './artifacts.js';
 import type { CoordinatorContext } from './context.js';
@@ -105,6 +104,9 @@ async function writeReportFiles(
   result: ExperimentResult
 ): Promise<ReportFile[]> {
   const dir = path.join(ctx.artifactsDir, experiment.id, EXPERIMENT_ARTIFACTS_DIR);
+  // Loaded when the first report is written: the report's plotting stack (Vega, and TF.js through
+  // @supwalsh/method) would otherwise add seconds of CPU to every coordinator start.
+  const { writeReport } = await import('@supwalsh/report');
   const written = await writeReport(result, dir, {
     ...ctx.settings.reportOptions,
     plots: experiment.settings.outputs.plots,
