@@ -18,16 +18,14 @@ import {
   W3CBaggagePropagator,
   W3CTraceContextPropagator,
 } from '@opentelemetry/core';
-import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
-import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
+import type { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
-import { PeriodicExportingMetricReader, type IMetricReader } from '@opentelemetry/sdk-metrics';
-import { NodeSDK } from '@opentelemetry/sdk-node';
+import { MeterProvider, PeriodicExportingMetricReader, type IMetricReader } from '@opentelemetry/sdk-metrics';
 import {
   BatchSpanProcessor,
   NoopSpanProcessor,
   SimpleSpanProcessor,
+  TracerProvider,
   type SpanExporter,
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace';
@@ -80,14 +78,15 @@ export interface Telemetry {
 type Env = Readonly<Record<string, string | undefined>>;
 
 /**
- * Starts OpenTelemetry for a service process (its `main.ts`, before anything else) through `@opentelemetry/sdk-node`'s
- * `NodeSDK`: registers the global tracer and meter providers, the AsyncLocalStorage context manager and the W3C
- * trace-context and baggage propagators, so the libraries' `@opentelemetry/api` calls record for real.
+ * Starts OpenTelemetry for a service process (its `main.ts`, before anything else): registers the global tracer and
+ * meter providers, the AsyncLocalStorage context manager and the W3C trace-context and baggage propagators, so the
+ * libraries' `@opentelemetry/api` calls record for real.
  *
- * Every part is handed to `NodeSDK` explicitly (span processors, metric readers, an empty list of log processors,
- * the resource, no instrumentations, no resource detection), so it never falls back to its own environment-driven
- * defaults — which would export traces and logs over OTLP to `localhost` when no endpoint is set. Nothing leaves
- * the process unless an endpoint (or `OTEL_*_EXPORTER=otlp`) says where.
+ * The providers are built from their parts (span processors, metric readers, the resource), not by
+ * `@opentelemetry/sdk-node`'s `NodeSDK`: that one loads every exporter it could configure from the environment
+ * (≈ 1 s of CPU at each service start) and, left to its defaults, exports traces and logs to `localhost`. The OTLP and
+ * Prometheus exporters are loaded only when chosen. Nothing leaves the process unless an endpoint (or
+ * `OTEL_*_EXPORTER=otlp`) says where.
  *
  * - Resource: `service.name` (`OTEL_SERVICE_NAME` wins over `serviceName`), `service.instance.id`, `service.version`,
  *   `service.namespace` `supwalsh`, `host.name`, `process.pid`, and `OTEL_RESOURCE_ATTRIBUTES`.
@@ -146,6 +145,7 @@ export async function startTelemetry(options: StartTelemetryOptions): Promise<Te
     spanProcessors.push(new SimpleSpanProcessor({ exporter: options.spanExporter }));
     traces = 'custom';
   } else if (tracesChoice !== 'none' && (tracesEndpoint || tracesChoice === 'otlp')) {
+    const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-grpc');
     spanProcessors.push(
       new BatchSpanProcessor({ exporter: new OTLPTraceExporter(tracesEndpoint ? { url: tracesEndpoint } : {}) })
     );
@@ -161,6 +161,7 @@ export async function startTelemetry(options: StartTelemetryOptions): Promise<Te
     readers.push(options.metricReader);
     metricsKind = 'custom';
   } else if (metricsChoice === 'otlp' || (metricsChoice === undefined && metricsEndpoint)) {
+    const { OTLPMetricExporter } = await import('@opentelemetry/exporter-metrics-otlp-grpc');
     readers.push(
       new PeriodicExportingMetricReader({
         exporter: new OTLPMetricExporter(metricsEndpoint ? { url: metricsEndpoint } : {}),
@@ -187,26 +188,20 @@ export async function startTelemetry(options: StartTelemetryOptions): Promise<Te
     }
   }
 
-  // Spans get ids (for logs and for the calls to other services) even when none are exported: NodeSDK registers a
-  // tracer provider only when it has a span processor, so the no-export case gets a processor that drops them.
+  // Spans get ids (for logs and for the calls to other services) even when none are exported: a processor that
+  // drops them.
   if (spanProcessors.length === 0) spanProcessors.push(new NoopSpanProcessor());
-  const contextManager = new AsyncLocalStorageContextManager();
   if (logger) diag.setLogger(diagLogger(logger), DiagLogLevel.WARN);
-  // Already-registered globals make NodeSDK's registration fail silently: look before, to say so.
+  // Already-registered globals make the registrations below fail (the API keeps the first): look before, to say so.
   const alreadyRegistered = isRegistered();
-  const sdk = new NodeSDK({
-    resource,
-    autoDetectResources: false,
-    contextManager,
-    textMapPropagator: new CompositePropagator({
-      propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()],
-    }),
-    spanProcessors,
-    metricReaders: readers,
-    logRecordProcessors: [],
-    instrumentations: [],
-  });
-  sdk.start();
+  const tracerProvider = new TracerProvider({ resource, spanProcessors });
+  const meterProvider = new MeterProvider({ resource, readers });
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  propagation.setGlobalPropagator(
+    new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] })
+  );
+  trace.setGlobalTracerProvider(tracerProvider);
+  metrics.setGlobalMeterProvider(meterProvider);
   if (alreadyRegistered) {
     logger?.warn('another OpenTelemetry SDK was registered first in this process; this one may not see everything');
   }
@@ -223,7 +218,7 @@ export async function startTelemetry(options: StartTelemetryOptions): Promise<Te
     },
     shutdown() {
       stopping ??= (async () => {
-        const flushed = sdk.shutdown().catch(() => undefined);
+        const flushed = Promise.all([tracerProvider.shutdown(), meterProvider.shutdown()]).catch(() => undefined);
         let timer: NodeJS.Timeout | undefined;
         const timeout = new Promise<void>((resolve) => {
           timer = setTimeout(resolve, SHUTDOWN_TIMEOUT_MS);
@@ -255,6 +250,7 @@ async function servePrometheus(
   host: string,
   port: number
 ): Promise<{ exporter: PrometheusExporter; error: Error | undefined }> {
+  const { PrometheusExporter } = await import('@opentelemetry/exporter-prometheus');
   let exporter: PrometheusExporter | undefined;
   const error = await new Promise<Error | undefined>((resolve) => {
     exporter = new PrometheusExporter({ host, port, endpoint: METRICS_PATH }, (e: Error | void) =>

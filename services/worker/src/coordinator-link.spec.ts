@@ -62,6 +62,8 @@ describe('the coordinator link', () => {
   it('deregisters when drained and refuses new shards as UNAVAILABLE', async () => {
     const { fake, worker } = await start();
     await waitFor('a registration', () => fake.registrations.length === 1);
+    // The fake records the registration before the worker has its answer: drain once the worker holds the lease.
+    await waitFor('the worker to hold the lease', () => worker.link?.registrations === 1);
     await worker.drain('test drain');
     expect(fake.deregistrations).toEqual([
       expect.objectContaining({ workerId: 'link-test', reason: 'test drain', leaseId: expect.any(String) }),
