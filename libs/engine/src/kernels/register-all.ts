@@ -8,6 +8,7 @@ import { depthwiseConv2dNativeBackpropInputConfig } from './depthwise-conv2d-nat
 import { createIdentityConfig } from './identity.js';
 import { maxPoolGradConfig } from './max-pool-grad.js';
 import { createOneHotConfig } from './one-hot.js';
+import { createMeanConfig, createSumConfig } from './reduce-outer.js';
 import { sliceConfig } from './slice.js';
 import { splitVConfig } from './split-v.js';
 import { createTileConfig } from './tile.js';
@@ -49,9 +50,14 @@ export const WASM_TRAINING_KERNELS: readonly KernelConfig[] = [
  * both). Returns the kernel names.
  */
 export function registerWasmTrainingKernels(): string[] {
-  const wrapped = [createOneHotConfig(), createBatchMatMulConfig(), createTileConfig(), createIdentityConfig()].filter(
-    (c): c is KernelConfig => c !== null
-  );
+  const wrapped = [
+    createOneHotConfig(),
+    createBatchMatMulConfig(),
+    createTileConfig(),
+    createIdentityConfig(),
+    createSumConfig(),
+    createMeanConfig(),
+  ].filter((c): c is KernelConfig => c !== null);
   const configs = [...WASM_TRAINING_KERNELS, ...wrapped];
   for (const config of configs) {
     const existing = getKernel(config.kernelName, config.backendName);

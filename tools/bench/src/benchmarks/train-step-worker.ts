@@ -7,6 +7,7 @@ import { ADAM_UPDATE_KERNEL, initEngine, SGD_UPDATE_KERNEL, type BackendName } f
 import { createOptimizer, LOCAL_REDUCER, ShardedStep, sumCrossEntropy, type ResolvedOptimizer } from '@supwalsh/method';
 import { buildModel, countParameters, type ModelName } from '@supwalsh/models';
 import * as tf from '@tensorflow/tfjs-core';
+import { installKernelProfiler, type KernelProfileEntry } from '../kernel-profile.js';
 import { time } from '../timing.js';
 
 export type OptimizerName = 'sgd' | 'momentum' | 'adam';
@@ -28,6 +29,15 @@ export interface TrainStepJob {
    * are unregistered, so the same update runs as its TF.js op sequence — the step as it was before the fusion.
    */
   updates: UpdatesName;
+  /** After the timed steps, run one more step with every kernel of the backend timed (`--profile`). */
+  profile?: boolean;
+}
+
+/** One step broken down by kernel (see `installKernelProfiler`). */
+export interface StepProfile {
+  /** Wall ms of the profiled step (the timers add a little). */
+  stepMs: number;
+  entries: KernelProfileEntry[];
 }
 
 export type UpdatesName = 'fused' | 'ops';
@@ -51,6 +61,7 @@ export type TrainStepResult =
       /** The process's resident-set high-water mark (includes the wasm heap, the JS heap and Node itself). */
       maxRssBytes: number;
       loss: number;
+      profile?: StepProfile;
     }
   | { ok: false; message: string };
 
@@ -130,6 +141,15 @@ async function run(job: TrainStepJob): Promise<TrainStepResult> {
     ? { median: firstSeconds, runs: 1 }
     : await time(step, { warmup: 0, minRuns: 2, minSeconds: job.minSeconds, maxRuns: 20 });
   const cpu = process.cpuUsage(cpuStarted);
+  let profile: StepProfile | undefined;
+  if (job.profile) {
+    // Its own step after the timed ones, so the timers never touch the timing.
+    const profiler = installKernelProfiler(tf.getBackend());
+    const profiledStarted = performance.now();
+    await step();
+    profile = { stepMs: performance.now() - profiledStarted, entries: profiler.entries() };
+    profiler.uninstall();
+  }
   return {
     ok: true,
     cpuSecondsPerStep: job.singleStep ? Number.NaN : (cpu.user + cpu.system) / 1e6 / timing.runs,
@@ -142,6 +162,7 @@ async function run(job: TrainStepJob): Promise<TrainStepResult> {
     peakTensorBytes: peak(),
     maxRssBytes: process.resourceUsage().maxRSS * 1024,
     loss,
+    ...(profile ? { profile } : {}),
   };
 }
 

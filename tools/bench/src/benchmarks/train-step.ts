@@ -4,7 +4,8 @@ import { promisify } from 'node:util';
 import { availableCores, type BackendName } from '@supwalsh/engine';
 import { isModelName, MODEL_NAMES, type ModelName } from '@supwalsh/models';
 import { defineBenchmark, type BenchRow } from '../benchmark.js';
-import type { OptimizerName, TrainStepJob, TrainStepResult, UpdatesName } from './train-step-worker.js';
+import { summarizeProfile } from '../kernel-profile.js';
+import type { OptimizerName, StepProfile, TrainStepJob, TrainStepResult, UpdatesName } from './train-step-worker.js';
 
 const WORKER = path.join(import.meta.dirname, 'train-step-worker.js');
 /** The PyTorch side: tools/bench/python/torch_train_step.py (not compiled; found from dist/benchmarks/). */
@@ -34,6 +35,8 @@ interface Options {
   torch: boolean;
   /** Optimizer update implementations, each measured in its own process next to the others (see `UpdatesName`). */
   updates: UpdatesName[];
+  /** `--profile [N]`: one extra step per cell timed kernel by kernel; the top N kernels are printed (0: off). */
+  profileTop: number;
 }
 
 function flag(args: readonly string[], name: string): string | undefined {
@@ -72,7 +75,61 @@ function parse(args: readonly string[]): Options {
     threads: parseThreads(flag(args, '--threads')),
     torch: (flag(args, '--torch') ?? 'auto') !== 'off',
     updates: parseUpdates(list('--updates')),
+    profileTop: parseProfile(args),
   };
+}
+
+/** `--profile` alone: the top 12 kernels; `--profile N`: the top N; absent: 0 (no profiled step). */
+function parseProfile(args: readonly string[]): number {
+  const i = args.indexOf('--profile');
+  if (i < 0) return 0;
+  const next = args[i + 1];
+  if (next === undefined || next.startsWith('--')) return 12;
+  const n = Number(next);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`train-step: --profile takes a positive integer, got ${next}`);
+  return n;
+}
+
+/** The profile's top kernels as log lines: self ms, share of the step, calls, and who called them. */
+function profileLines(profile: StepProfile, top: number): string[] {
+  const rows = summarizeProfile(profile.entries, profile.stepMs, top);
+  const kernelMs = profile.entries.reduce((sum, e) => sum + e.selfMs, 0);
+  return [
+    `  step ${profile.stepMs.toFixed(0)} ms: kernels ${kernelMs.toFixed(0)} ms, outside kernels ${(profile.stepMs - kernelMs).toFixed(0)} ms`,
+    ...rows.map(
+      (r) =>
+        `  ${r.kernel.padEnd(36)} ${r.selfMs.toFixed(1).padStart(9)} ms ${(100 * r.share).toFixed(1).padStart(5)} % ` +
+        `${String(r.calls).padStart(6)} calls  (${r.callers})`
+    ),
+  ];
+}
+
+/**
+ * The kernels of a model's profiles on several thread counts side by side: self ms per count and the speed-up of the
+ * largest count over the smallest — kernels near 1.0× are the ones the wasm thread pool does not reach.
+ */
+function threadComparisonLines(profiles: ReadonlyMap<number, StepProfile>, top: number): string[] {
+  const counts = [...profiles.keys()].sort((a, b) => a - b);
+  if (counts.length < 2) return [];
+  const self = new Map<number, Map<string, number>>();
+  for (const [threads, p] of profiles) {
+    self.set(threads, new Map(summarizeProfile(p.entries, p.stepMs, Infinity).map((r) => [r.kernel, r.selfMs])));
+  }
+  const first = counts[0] as number;
+  const last = counts[counts.length - 1] as number;
+  const kernels = [...(self.get(first) as Map<string, number>).entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(([k]) => k);
+  const ms = (t: number, k: string) => self.get(t)?.get(k) ?? 0;
+  return [
+    `  ${'kernel'.padEnd(36)} ${counts.map((t) => `${t} thr ms`.padStart(10)).join(' ')}  ${first}→${last}`,
+    `  ${'(step)'.padEnd(36)} ${counts.map((t) => (profiles.get(t) as StepProfile).stepMs.toFixed(0).padStart(10)).join(' ')}  ${((profiles.get(first) as StepProfile).stepMs / (profiles.get(last) as StepProfile).stepMs).toFixed(2)}×`,
+    ...kernels.map(
+      (k) =>
+        `  ${k.padEnd(36)} ${counts.map((t) => ms(t, k).toFixed(0).padStart(10)).join(' ')}  ${(ms(first, k) / ms(last, k)).toFixed(2)}×`
+    ),
+  ];
 }
 
 /** `--updates fused,ops`; default fused. */
@@ -150,7 +207,7 @@ function runJob(job: TrainStepJob): Promise<TrainStepResult> {
 export default defineBenchmark({
   name: 'train-step',
   description:
-    "images/s of the service's training step (ShardedStep on one rank + the method's optimizer: SGD 0.01 with weight decay 3e-6) at batch 32 on 64 × 64 × 1 for every model on the native backend (if installed), wasm on each --threads count next to PyTorch on as many threads, and cpu (one step of --cpu-batch 1 image but for base), with peak memory; --models a,b --backends wasm,cpu --threads 1,2 --torch auto|off --batch --cpu-batch --optimizer sgd|momentum|adam --updates fused,ops --min-seconds",
+    "images/s of the service's training step (ShardedStep on one rank + the method's optimizer: SGD 0.01 with weight decay 3e-6) at batch 32 on 64 × 64 × 1 for every model on the native backend (if installed), wasm on each --threads count next to PyTorch on as many threads, and cpu (one step of --cpu-batch 1 image but for base), with peak memory; --models a,b --backends wasm,cpu --threads 1,2 --torch auto|off --batch --cpu-batch --optimizer sgd|momentum|adam --updates fused,ops --min-seconds --profile [N] (one more step per cell timed kernel by kernel: top N kernels by self time, calls, callers, and per model the kernels side by side across --threads)",
   async run({ args, log, setBackend }) {
     const o = parse(args);
     const rows: BenchRow[] = [];
@@ -163,6 +220,7 @@ export default defineBenchmark({
     for (const model of o.models) {
       for (const backend of o.backends) {
         if (skippedBackends.has(backend)) continue;
+        const profiles = new Map<number, StepProfile>();
         for (const threads of backend === 'wasm' ? o.threads : [undefined]) {
           const singleStep = backend === 'cpu' && !CPU_FULL_BATCH.includes(model);
           const cell: BenchRow[] = [];
@@ -179,6 +237,7 @@ export default defineBenchmark({
               singleStep,
               updates,
               ...(threads === undefined ? {} : { threads }),
+              ...(o.profileTop > 0 && !singleStep ? { profile: true } : {}),
             };
             let result = await runJob({ ...job, batch, minSeconds: o.minSeconds });
             while (!result.ok && OUT_OF_MEMORY.test(result.message) && batch > 1) {
@@ -232,6 +291,16 @@ export default defineBenchmark({
                 `× ${result.runs}, batch ${batch}), peak tensors ${(result.peakTensorBytes / MB).toFixed(0)} MB, ` +
                 `RSS ${(result.maxRssBytes / MB).toFixed(0)} MB — ${result.engine}`
             );
+            if (result.profile) {
+              log(`${backend} ${model} profile, ${result.threads} thread(s), batch ${batch}:`);
+              for (const line of profileLines(result.profile, o.profileTop)) log(line);
+              const top = summarizeProfile(result.profile.entries, result.profile.stepMs, 5);
+              cell[cell.length - 1]!['topKernels'] = top
+                .map((r) => `${r.kernel} ${(100 * r.share).toFixed(0)}%`)
+                .join(', ');
+              // The thread comparison takes the first --updates kind (a batch halved for memory is halved on every count).
+              if (updates === o.updates[0]) profiles.set(result.threads, result.profile);
+            }
           }
           if (abandon) break;
           // PyTorch once per cell, right after our runs of it: each ratio between neighbouring measurements.
@@ -257,6 +326,11 @@ export default defineBenchmark({
             } else log(`torch ${model}: FAILED ${torch.message}`);
           }
           rows.push(...cell);
+        }
+        const comparison = threadComparisonLines(profiles, o.profileTop);
+        if (comparison.length > 0) {
+          log(`${backend} ${model}: kernel self time by thread count (speed-up of the most threads over the fewest):`);
+          for (const line of comparison) log(line);
         }
       }
     }
