@@ -19,15 +19,16 @@ export interface WasmPoolBackend {
 /**
  * The gradient of max pooling on the wasm backend: each window's `dy` goes to the FIRST maximum of the window
  * (row-major scan, taps in the padding skipped — the cpu backend's and TensorFlow's rule), read and written in place
- * in the wasm heap in two passes. The backend's own `MaxPoolGrad` is wrong (it drops windows that overlap the
+ * in the wasm heap in one pass over the windows. The backend's own `MaxPoolGrad` is wrong (it drops windows that overlap the
  * padding, mishandles 1×1 and 2×2 windows, breaks ties differently); the engine's earlier replacement built from
  * ≈ 16 element-wise kernels per window tap was right but ran GoogLeNet's and SqueezeNet's pools at 49–71 ms a step.
  *
- * 1. For every output, the flat input index of its window's first maximum (an `Int32Array`, −1 where every tap is
- *    −∞ or NaN, as the cpu backend leaves it), channels innermost so every read is contiguous.
- * 2. For every input, the sum of `dy · [argmax = this input]` over the windows that contain it, in increasing
- *    window order, in float64, rounded once — the cpu backend's own arithmetic, so the result is bit-identical to it
- *    (`NaN`/`∞` in a `dy` reach every input of that window, as they do there).
+ * For every output in increasing order, its window's first maximum per channel (none where every tap is −∞ or NaN,
+ * as the cpu backend leaves it; channels innermost so every read is contiguous), and its `dy` added to that input's
+ * float64 sum. Each input so gets the sum of `dy · [argmax = this input]` over the windows that contain it, in
+ * increasing window order, in float64, rounded once — the cpu backend's own arithmetic, so the result is
+ * bit-identical to it. A `NaN`/`∞` in `dy` reaches only its window's chosen input, as there (the cpu backend skips
+ * the unchosen taps rather than adding `dy · 0`; the engine's earlier kernel spread NaN over the whole window).
  */
 export function maxPoolGradWasm(
   dy: TensorInfo,
@@ -53,57 +54,45 @@ export function maxPoolGradWasm(
   const top = padInfo.top;
   const left = padInfo.left;
 
-  // Pass 1: argmax per output.
-  const argmax = new Int32Array(n * oh * ow * c);
+  // One pass over the windows in increasing output order: each window's first maximum per channel, then its dy
+  // added to that input's float64 sum. Every input thus receives its windows' contributions in increasing window
+  // order, as a gather over the windows containing it would add them (the cpu backend's loop) — the same sums, in a
+  // pass over the outputs instead of one over the inputs that tests every window around each.
+  const sums = new Float64Array(dx.length);
   const best = new Float32Array(c);
+  const chosen = new Int32Array(c);
   for (let b = 0; b < n; b++) {
     for (let oy = 0; oy < oh; oy++) {
       const y0 = oy * sh - top;
+      const yFrom = Math.max(0, y0);
+      const yTo = Math.min(h, y0 + kh);
       for (let ox = 0; ox < ow; ox++) {
         const x0 = ox * sw - left;
+        const xFrom = Math.max(0, x0);
+        const xTo = Math.min(w, x0 + kw);
         const o = ((b * oh + oy) * ow + ox) * c;
         best.fill(Number.NEGATIVE_INFINITY);
-        argmax.fill(-1, o, o + c);
-        for (let iy = Math.max(0, y0); iy < Math.min(h, y0 + kh); iy++) {
-          for (let ix = Math.max(0, x0); ix < Math.min(w, x0 + kw); ix++) {
+        chosen.fill(-1);
+        for (let iy = yFrom; iy < yTo; iy++) {
+          for (let ix = xFrom; ix < xTo; ix++) {
             const i = ((b * h + iy) * w + ix) * c;
             for (let ch = 0; ch < c; ch++) {
               const v = input[i + ch] as number;
               if (v > (best[ch] as number)) {
                 best[ch] = v;
-                argmax[o + ch] = i + ch;
+                chosen[ch] = i + ch;
               }
             }
           }
         }
-      }
-    }
-  }
-
-  // Pass 2: gather per input over the windows that contain it.
-  const sum = new Float64Array(c);
-  for (let b = 0; b < n; b++) {
-    for (let iy = 0; iy < h; iy++) {
-      // Windows oy with oy·sh − top ≤ iy ≤ oy·sh − top + kh − 1.
-      const oyFrom = Math.max(0, Math.ceil((iy + top - kh + 1) / sh));
-      const oyTo = Math.min(oh - 1, Math.floor((iy + top) / sh));
-      for (let ix = 0; ix < w; ix++) {
-        const oxFrom = Math.max(0, Math.ceil((ix + left - kw + 1) / sw));
-        const oxTo = Math.min(ow - 1, Math.floor((ix + left) / sw));
-        const i = ((b * h + iy) * w + ix) * c;
-        sum.fill(0);
-        for (let oy = oyFrom; oy <= oyTo; oy++) {
-          for (let ox = oxFrom; ox <= oxTo; ox++) {
-            const o = ((b * oh + oy) * ow + ox) * c;
-            for (let ch = 0; ch < c; ch++) {
-              sum[ch] = (sum[ch] as number) + (grad[o + ch] as number) * (argmax[o + ch] === i + ch ? 1 : 0);
-            }
-          }
+        for (let ch = 0; ch < c; ch++) {
+          const at = chosen[ch] as number;
+          if (at >= 0) sums[at] = (sums[at] as number) + (grad[o + ch] as number);
         }
-        dx.set(sum, i);
       }
     }
   }
+  dx.set(sums);
   return out;
 }
 

@@ -3,7 +3,13 @@
  * wasm heap and the process RSS never shrink) and a model that exhausts a backend's memory fails only its own row.
  * Started by train-step.ts with `fork`; receives a `TrainStepJob` as argv[2] (JSON) and sends one `TrainStepResult`.
  */
-import { ADAM_UPDATE_KERNEL, initEngine, SGD_UPDATE_KERNEL, type BackendName } from '@supwalsh/engine';
+import {
+  ADAM_UPDATE_KERNEL,
+  initEngine,
+  nativeWasmKernel,
+  SGD_UPDATE_KERNEL,
+  type BackendName,
+} from '@supwalsh/engine';
 import { createOptimizer, LOCAL_REDUCER, ShardedStep, sumCrossEntropy, type ResolvedOptimizer } from '@supwalsh/method';
 import { buildModel, countParameters, type ModelName } from '@supwalsh/models';
 import * as tf from '@tensorflow/tfjs-core';
@@ -29,6 +35,8 @@ export interface TrainStepJob {
    * are unregistered, so the same update runs as its TF.js op sequence — the step as it was before the fusion.
    */
   updates: UpdatesName;
+  /** Engine kernels to put back to the wasm backend's own before the model is built (`--native-kernels`). */
+  nativeKernels?: string[];
   /** After the timed steps, run one more step with every kernel of the backend timed (`--profile`). */
   profile?: boolean;
 }
@@ -111,6 +119,14 @@ async function run(job: TrainStepJob): Promise<TrainStepResult> {
   if (job.updates === 'ops') {
     tf.unregisterKernel(ADAM_UPDATE_KERNEL, 'wasm');
     tf.unregisterKernel(SGD_UPDATE_KERNEL, 'wasm');
+  }
+  for (const kernel of job.nativeKernels ?? []) {
+    const native = nativeWasmKernel(kernel);
+    if (native === undefined) {
+      throw new Error(`--native-kernels: the engine replaced no wasm kernel named ${kernel} (it has none to put back)`);
+    }
+    tf.unregisterKernel(kernel, 'wasm');
+    tf.registerKernel(native);
   }
   const peak = trackPeakTensorBytes();
   const model = buildModel(job.model, { inputShape: job.inputShape, numClasses: job.numClasses });

@@ -35,6 +35,11 @@ interface Options {
   torch: boolean;
   /** Optimizer update implementations, each measured in its own process next to the others (see `UpdatesName`). */
   updates: UpdatesName[];
+  /**
+   * `--native-kernels none,Sum+Mean`: each cell once per set, with the set's engine kernels put back to the wasm
+   * backend's own (`none`: the engine's kernels as registered) — a before/after of a kernel in one run.
+   */
+  nativeKernelSets: string[][];
   /** `--profile [N]`: one extra step per cell timed kernel by kernel; the top N kernels are printed (0: off). */
   profileTop: number;
 }
@@ -76,6 +81,9 @@ function parse(args: readonly string[]): Options {
     torch: (flag(args, '--torch') ?? 'auto') !== 'off',
     updates: parseUpdates(list('--updates')),
     profileTop: parseProfile(args),
+    nativeKernelSets: (list('--native-kernels') ?? ['none']).map((set) =>
+      set === 'none' ? [] : set.split('+').map((k) => k.trim())
+    ),
   };
 }
 
@@ -207,7 +215,7 @@ function runJob(job: TrainStepJob): Promise<TrainStepResult> {
 export default defineBenchmark({
   name: 'train-step',
   description:
-    "images/s of the service's training step (ShardedStep on one rank + the method's optimizer: SGD 0.01 with weight decay 3e-6) at batch 32 on 64 × 64 × 1 for every model on the native backend (if installed), wasm on each --threads count next to PyTorch on as many threads, and cpu (one step of --cpu-batch 1 image but for base), with peak memory; --models a,b --backends wasm,cpu --threads 1,2 --torch auto|off --batch --cpu-batch --optimizer sgd|momentum|adam --updates fused,ops --min-seconds --profile [N] (one more step per cell timed kernel by kernel: top N kernels by self time, calls, callers, and per model the kernels side by side across --threads)",
+    "images/s of the service's training step (ShardedStep on one rank + the method's optimizer: SGD 0.01 with weight decay 3e-6) at batch 32 on 64 × 64 × 1 for every model on the native backend (if installed), wasm on each --threads count next to PyTorch on as many threads, and cpu (one step of --cpu-batch 1 image but for base), with peak memory; --models a,b --backends wasm,cpu --threads 1,2 --torch auto|off --batch --cpu-batch --optimizer sgd|momentum|adam --updates fused,ops --native-kernels none,Sum+Mean (each cell also with those engine kernels put back to the backend's own) --min-seconds --profile [N] (one more step per cell timed kernel by kernel: top N kernels by self time, calls, callers, and per model the kernels side by side across --threads)",
   async run({ args, log, setBackend }) {
     const o = parse(args);
     const rows: BenchRow[] = [];
@@ -226,7 +234,16 @@ export default defineBenchmark({
           const cell: BenchRow[] = [];
           let cellBatch = o.batch;
           let abandon = false;
-          for (const updates of o.updates) {
+          const variants = o.updates.flatMap((updates) =>
+            o.nativeKernelSets.map((nativeKernels) => ({ updates, nativeKernels }))
+          );
+          for (const { updates, nativeKernels } of variants) {
+            const variant =
+              nativeKernels.length > 0 ? `${updates} updates, native ${nativeKernels.join('+')}` : `${updates} updates`;
+            const kernelsColumn: BenchRow =
+              o.nativeKernelSets.length > 1 || nativeKernels.length > 0
+                ? { nativeKernels: nativeKernels.join('+') || 'none' }
+                : {};
             let batch = singleStep ? Math.min(o.cpuBatch, o.batch) : o.batch;
             const job = {
               backend,
@@ -238,6 +255,7 @@ export default defineBenchmark({
               updates,
               ...(threads === undefined ? {} : { threads }),
               ...(o.profileTop > 0 && !singleStep ? { profile: true } : {}),
+              ...(nativeKernels.length > 0 ? { nativeKernels } : {}),
             };
             let result = await runJob({ ...job, batch, minSeconds: o.minSeconds });
             while (!result.ok && OUT_OF_MEMORY.test(result.message) && batch > 1) {
@@ -259,6 +277,7 @@ export default defineBenchmark({
                 batch,
                 optimizer: o.optimizer,
                 updates,
+                ...kernelsColumn,
                 note: `failed: ${result.message.slice(0, 200)}`,
               });
               continue;
@@ -277,6 +296,7 @@ export default defineBenchmark({
               batch,
               optimizer: o.optimizer,
               updates,
+              ...kernelsColumn,
               imagesPerSecond: ours,
               secondsPerStep: result.medianSeconds,
               cpuSecondsPerStep: result.cpuSecondsPerStep,
@@ -287,19 +307,21 @@ export default defineBenchmark({
               note: notes.join('; '),
             });
             log(
-              `${backend} ${model} (${updates} updates): ${ours.toFixed(2)} images/s (${result.medianSeconds.toFixed(3)} s/step ` +
+              `${backend} ${model} (${variant}): ${ours.toFixed(2)} images/s (${result.medianSeconds.toFixed(3)} s/step ` +
                 `× ${result.runs}, batch ${batch}), peak tensors ${(result.peakTensorBytes / MB).toFixed(0)} MB, ` +
                 `RSS ${(result.maxRssBytes / MB).toFixed(0)} MB — ${result.engine}`
             );
             if (result.profile) {
-              log(`${backend} ${model} profile, ${result.threads} thread(s), batch ${batch}:`);
+              log(`${backend} ${model} profile, ${result.threads} thread(s), batch ${batch}, ${variant}:`);
               for (const line of profileLines(result.profile, o.profileTop)) log(line);
               const top = summarizeProfile(result.profile.entries, result.profile.stepMs, 5);
               cell[cell.length - 1]!['topKernels'] = top
                 .map((r) => `${r.kernel} ${(100 * r.share).toFixed(0)}%`)
                 .join(', ');
-              // The thread comparison takes the first --updates kind (a batch halved for memory is halved on every count).
-              if (updates === o.updates[0]) profiles.set(result.threads, result.profile);
+              // The thread comparison takes the first variant (a batch halved for memory is halved on every count).
+              if (updates === variants[0]?.updates && nativeKernels === variants[0].nativeKernels) {
+                profiles.set(result.threads, result.profile);
+              }
             }
           }
           if (abandon) break;
