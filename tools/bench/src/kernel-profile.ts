@@ -9,6 +9,11 @@ export interface KernelProfileEntry {
   calls: number;
   /** Wall ms inside this kernel's function minus the kernels it called. */
   selfMs: number;
+  /**
+   * CPU ms of the whole process (all its threads) over the same spans: steadier than the wall on a shared machine,
+   * and on several threads `selfCpuMs / selfMs` is how many cores the kernel kept busy (≈ 1: it ran on one thread).
+   */
+  selfCpuMs: number;
 }
 
 export interface KernelProfiler {
@@ -22,12 +27,20 @@ export interface KernelProfiler {
 
 interface Frame {
   started: number;
+  cpuStarted: number;
   childMs: number;
+  childCpuMs: number;
+}
+
+/** CPU ms of this process so far (user + system, all threads). */
+function cpuNow(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
 }
 
 /**
- * Wraps every kernel registered for `backend` with a wall-clock timer, so that a training step can be broken down by
- * kernel: self time (nested kernel calls subtracted) and call count, per (parent kernel, kernel). TF.js looks a
+ * Wraps every kernel registered for `backend` with a wall-clock and a CPU timer, so that a training step can be
+ * broken down by kernel: self time (nested kernel calls subtracted) and call count, per (parent kernel, kernel). TF.js looks a
  * kernel up in the registry on every call, so re-registering the wrapped configs takes effect at once; their
  * `setupFunc`s are not run again (the backend is already initialised, the kernels keep what their set-up cached).
  * The wasm backend's kernels are synchronous (XNNPACK's thread pool joins before a call returns), so the wall time of
@@ -39,20 +52,21 @@ export function installKernelProfiler(backend: string): KernelProfiler {
   const totals = new Map<string, KernelProfileEntry>();
   const stack: Frame[] = [];
   const names: string[] = [];
-  const record = (kernel: string, parent: string | null, selfMs: number) => {
+  const record = (kernel: string, parent: string | null, selfMs: number, selfCpuMs: number) => {
     const key = `${parent ?? ''}\u0000${kernel}`;
     const entry = totals.get(key);
     if (entry) {
       entry.calls++;
       entry.selfMs += selfMs;
-    } else totals.set(key, { kernel, parent, calls: 1, selfMs });
+      entry.selfCpuMs += selfCpuMs;
+    } else totals.set(key, { kernel, parent, calls: 1, selfMs, selfCpuMs });
   };
   for (const config of originals) {
     const inner = config.kernelFunc;
     const wrapped: KernelConfig = {
       ...config,
       kernelFunc: (args) => {
-        const frame: Frame = { started: performance.now(), childMs: 0 };
+        const frame: Frame = { started: performance.now(), cpuStarted: cpuNow(), childMs: 0, childCpuMs: 0 };
         const parent = names.length > 0 ? (names[names.length - 1] as string) : null;
         stack.push(frame);
         names.push(config.kernelName);
@@ -62,9 +76,13 @@ export function installKernelProfiler(backend: string): KernelProfiler {
           stack.pop();
           names.pop();
           const totalMs = performance.now() - frame.started;
+          const totalCpuMs = cpuNow() - frame.cpuStarted;
           const outer = stack[stack.length - 1];
-          if (outer) outer.childMs += totalMs;
-          record(config.kernelName, parent, totalMs - frame.childMs);
+          if (outer) {
+            outer.childMs += totalMs;
+            outer.childCpuMs += totalCpuMs;
+          }
+          record(config.kernelName, parent, totalMs - frame.childMs, totalCpuMs - frame.childCpuMs);
         }
       },
     };
@@ -91,11 +109,15 @@ export function summarizeProfile(
   entries: readonly KernelProfileEntry[],
   stepMs: number,
   top: number
-): { kernel: string; selfMs: number; calls: number; share: number; callers: string }[] {
-  const byKernel = new Map<string, { selfMs: number; calls: number; parents: Map<string, number> }>();
+): { kernel: string; selfMs: number; selfCpuMs: number; calls: number; share: number; callers: string }[] {
+  const byKernel = new Map<
+    string,
+    { selfMs: number; selfCpuMs: number; calls: number; parents: Map<string, number> }
+  >();
   for (const e of entries) {
-    const k = byKernel.get(e.kernel) ?? { selfMs: 0, calls: 0, parents: new Map<string, number>() };
+    const k = byKernel.get(e.kernel) ?? { selfMs: 0, selfCpuMs: 0, calls: 0, parents: new Map<string, number>() };
     k.selfMs += e.selfMs;
+    k.selfCpuMs += e.selfCpuMs;
     k.calls += e.calls;
     const p = e.parent ?? 'top';
     k.parents.set(p, (k.parents.get(p) ?? 0) + e.selfMs);
@@ -107,6 +129,7 @@ export function summarizeProfile(
     .map(([kernel, k]) => ({
       kernel,
       selfMs: k.selfMs,
+      selfCpuMs: k.selfCpuMs,
       calls: k.calls,
       share: stepMs > 0 ? k.selfMs / stepMs : Number.NaN,
       callers: [...k.parents.entries()]

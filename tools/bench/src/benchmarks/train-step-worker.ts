@@ -45,6 +45,8 @@ export interface TrainStepJob {
 export interface StepProfile {
   /** Wall ms of the profiled step (the timers add a little). */
   stepMs: number;
+  /** CPU ms of the process (all threads) during the profiled step. */
+  stepCpuMs: number;
   entries: KernelProfileEntry[];
 }
 
@@ -162,8 +164,11 @@ async function run(job: TrainStepJob): Promise<TrainStepResult> {
     // Its own step after the timed ones, so the timers never touch the timing.
     const profiler = installKernelProfiler(tf.getBackend());
     const profiledStarted = performance.now();
+    const profiledCpu = process.cpuUsage();
     await step();
-    profile = { stepMs: performance.now() - profiledStarted, entries: profiler.entries() };
+    const stepMs = performance.now() - profiledStarted;
+    const cpuUsed = process.cpuUsage(profiledCpu);
+    profile = { stepMs, stepCpuMs: (cpuUsed.user + cpuUsed.system) / 1000, entries: profiler.entries() };
     profiler.uninstall();
   }
   return {

@@ -102,12 +102,16 @@ function parseProfile(args: readonly string[]): number {
 function profileLines(profile: StepProfile, top: number): string[] {
   const rows = summarizeProfile(profile.entries, profile.stepMs, top);
   const kernelMs = profile.entries.reduce((sum, e) => sum + e.selfMs, 0);
+  const kernelCpuMs = profile.entries.reduce((sum, e) => sum + e.selfCpuMs, 0);
   return [
-    `  step ${profile.stepMs.toFixed(0)} ms: kernels ${kernelMs.toFixed(0)} ms, outside kernels ${(profile.stepMs - kernelMs).toFixed(0)} ms`,
+    `  step ${profile.stepMs.toFixed(0)} ms (CPU ${profile.stepCpuMs.toFixed(0)}): kernels ${kernelMs.toFixed(0)} ms ` +
+      `(CPU ${kernelCpuMs.toFixed(0)}), outside kernels ${(profile.stepMs - kernelMs).toFixed(0)} ms ` +
+      `(CPU ${(profile.stepCpuMs - kernelCpuMs).toFixed(0)})`,
+    `  ${'kernel'.padEnd(36)} ${'self ms'.padStart(9)}    ${'share'.padStart(5)}   ${'CPU ms'.padStart(8)} ${'calls'.padStart(6)}  (callers: self ms)`,
     ...rows.map(
       (r) =>
         `  ${r.kernel.padEnd(36)} ${r.selfMs.toFixed(1).padStart(9)} ms ${(100 * r.share).toFixed(1).padStart(5)} % ` +
-        `${String(r.calls).padStart(6)} calls  (${r.callers})`
+        `${r.selfCpuMs.toFixed(1).padStart(8)} ${String(r.calls).padStart(6)}  (${r.callers})`
     ),
   ];
 }
@@ -120,8 +124,11 @@ function threadComparisonLines(profiles: ReadonlyMap<number, StepProfile>, top: 
   const counts = [...profiles.keys()].sort((a, b) => a - b);
   if (counts.length < 2) return [];
   const self = new Map<number, Map<string, number>>();
+  const cpu = new Map<number, Map<string, number>>();
   for (const [threads, p] of profiles) {
-    self.set(threads, new Map(summarizeProfile(p.entries, p.stepMs, Infinity).map((r) => [r.kernel, r.selfMs])));
+    const rows = summarizeProfile(p.entries, p.stepMs, Infinity);
+    self.set(threads, new Map(rows.map((r) => [r.kernel, r.selfMs])));
+    cpu.set(threads, new Map(rows.map((r) => [r.kernel, r.selfCpuMs])));
   }
   const first = counts[0] as number;
   const last = counts[counts.length - 1] as number;
@@ -130,12 +137,15 @@ function threadComparisonLines(profiles: ReadonlyMap<number, StepProfile>, top: 
     .slice(0, top)
     .map(([k]) => k);
   const ms = (t: number, k: string) => self.get(t)?.get(k) ?? 0;
+  // CPU ÷ wall on the most threads: the cores a kernel kept busy (≈ 1: single-threaded).
+  const busy = (k: string) => (cpu.get(last)?.get(k) ?? 0) / ms(last, k);
+  const step = (t: number) => profiles.get(t) as StepProfile;
   return [
-    `  ${'kernel'.padEnd(36)} ${counts.map((t) => `${t} thr ms`.padStart(10)).join(' ')}  ${first}→${last}`,
-    `  ${'(step)'.padEnd(36)} ${counts.map((t) => (profiles.get(t) as StepProfile).stepMs.toFixed(0).padStart(10)).join(' ')}  ${((profiles.get(first) as StepProfile).stepMs / (profiles.get(last) as StepProfile).stepMs).toFixed(2)}×`,
+    `  ${'kernel'.padEnd(36)} ${counts.map((t) => `${t} thr ms`.padStart(10)).join(' ')}  ${`${first}→${last}`.padStart(6)}  cores busy on ${last}`,
+    `  ${'(step)'.padEnd(36)} ${counts.map((t) => step(t).stepMs.toFixed(0).padStart(10)).join(' ')}  ${`${(step(first).stepMs / step(last).stepMs).toFixed(2)}×`.padStart(6)}  ${(step(last).stepCpuMs / step(last).stepMs).toFixed(2)}`,
     ...kernels.map(
       (k) =>
-        `  ${k.padEnd(36)} ${counts.map((t) => ms(t, k).toFixed(0).padStart(10)).join(' ')}  ${(ms(first, k) / ms(last, k)).toFixed(2)}×`
+        `  ${k.padEnd(36)} ${counts.map((t) => ms(t, k).toFixed(0).padStart(10)).join(' ')}  ${`${(ms(first, k) / ms(last, k)).toFixed(2)}×`.padStart(6)}  ${busy(k).toFixed(2)}`
     ),
   ];
 }
