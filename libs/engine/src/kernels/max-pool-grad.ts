@@ -9,11 +9,17 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
 import { KernelConfigError } from '../errors.js';
+import { heapMemory, type WasmBackend } from '../optim/optimizer-updates.js';
+import { windowArgmaxFor } from './window-argmax-module.js';
 
 /** What this kernel needs from the wasm backend object (tfjs-backend-wasm's `BackendWasm`). */
 export interface WasmPoolBackend {
   makeOutput(shape: number[], dtype: DataType): TensorInfo;
   typedArrayFromHeap(info: TensorInfo): Float32Array;
+  /** With these (tfjs-backend-wasm's `BackendWasm`), each window's scan runs as a SIMD module in the heap. */
+  wasm?: WasmBackend['wasm'];
+  dataIdMap?: WasmBackend['dataIdMap'];
+  disposeData?(dataId: object): boolean;
 }
 
 /**
@@ -47,6 +53,11 @@ export function maxPoolGradWasm(
   }
   const out = backend.makeOutput([...x.shape], 'float32');
   if (util.sizeFromShape([...x.shape]) === 0) return out;
+  // The channels in whole 4-lane vectors scan in the SIMD module (where the heap is reachable), the rest in JS.
+  const memory = backend.wasm && backend.dataIdMap && backend.disposeData ? heapMemory(backend as WasmBackend) : null;
+  const vectorChannels = memory === null ? 0 : c - (c % 4);
+  // Scratch in the heap for the module: the best value per channel, then the chosen index per channel.
+  const scratch = vectorChannels > 0 ? backend.makeOutput([2 * vectorChannels], 'float32') : null;
   // Views are taken after makeOutput: growing the heap detaches older views.
   const input = backend.typedArrayFromHeap(x);
   const grad = backend.typedArrayFromHeap(dy);
@@ -61,6 +72,14 @@ export function maxPoolGradWasm(
   const sums = new Float64Array(dx.length);
   const best = new Float32Array(c);
   const chosen = new Int32Array(c);
+  const address = (info: TensorInfo) =>
+    ((backend.dataIdMap as WasmBackend['dataIdMap']).get(info.dataId) as { memoryOffset: number }).memoryOffset;
+  const argmax = memory === null || scratch === null ? null : windowArgmaxFor(memory);
+  const xAddress = argmax ? address(x) : 0;
+  const bestAddress = scratch ? address(scratch) : 0;
+  const chosenAddress = bestAddress + vectorChannels * 4;
+  const vectorChosen =
+    memory !== null && scratch !== null ? new Int32Array(memory.buffer, chosenAddress, vectorChannels) : chosen;
   for (let b = 0; b < n; b++) {
     for (let oy = 0; oy < oh; oy++) {
       const y0 = oy * sh - top;
@@ -71,12 +90,34 @@ export function maxPoolGradWasm(
         const xFrom = Math.max(0, x0);
         const xTo = Math.min(w, x0 + kw);
         const o = ((b * oh + oy) * ow + ox) * c;
+        if (argmax !== null && yTo > yFrom && xTo > xFrom) {
+          const first = ((b * h + yFrom) * w + xFrom) * c;
+          // Byte addresses reach 2³² in a 4 GB heap: wasm reads the i32 parameters as unsigned.
+          argmax(
+            xAddress + first * 4,
+            bestAddress,
+            chosenAddress,
+            vectorChannels * 4,
+            yTo - yFrom,
+            xTo - xFrom,
+            w * c * 4,
+            c * 4,
+            first,
+            w * c,
+            c
+          );
+          for (let ch = 0; ch < vectorChannels; ch++) {
+            const at = vectorChosen[ch] as number;
+            if (at >= 0) sums[at] = (sums[at] as number) + (grad[o + ch] as number);
+          }
+        }
         best.fill(Number.NEGATIVE_INFINITY);
         chosen.fill(-1);
+        const from = argmax !== null ? vectorChannels : 0;
         for (let iy = yFrom; iy < yTo; iy++) {
           for (let ix = xFrom; ix < xTo; ix++) {
             const i = ((b * h + iy) * w + ix) * c;
-            for (let ch = 0; ch < c; ch++) {
+            for (let ch = from; ch < c; ch++) {
               const v = input[i + ch] as number;
               if (v > (best[ch] as number)) {
                 best[ch] = v;
@@ -85,7 +126,7 @@ export function maxPoolGradWasm(
             }
           }
         }
-        for (let ch = 0; ch < c; ch++) {
+        for (let ch = from; ch < c; ch++) {
           const at = chosen[ch] as number;
           if (at >= 0) sums[at] = (sums[at] as number) + (grad[o + ch] as number);
         }
@@ -93,6 +134,7 @@ export function maxPoolGradWasm(
     }
   }
   dx.set(sums);
+  if (scratch !== null) backend.disposeData?.(scratch.dataId);
   return out;
 }
 

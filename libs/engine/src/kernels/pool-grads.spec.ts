@@ -1,8 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initEngine } from '../init-engine.js';
+import { validateModule } from '../optim/wasm-update-module.js';
 import { maxPoolGradConfig } from './max-pool-grad.js';
 import { nativeWasmKernel } from './register-all.js';
+import { encodeWindowArgmaxModule } from './window-argmax-module.js';
 
 type Pool = 'max' | 'avg';
 interface PoolCase {
@@ -211,5 +213,12 @@ describe('pooling gradients on wasm', () => {
     const wasm = grads();
     expect(wasm.map((v) => Object.is(v, -0))).toEqual(cpu.map((v) => Object.is(v, -0)));
     expect(wasm).toEqual(cpu);
+  });
+});
+
+describe('the window-argmax module', () => {
+  it('validates with a shared and an unshared heap', () => {
+    expect(validateModule(encodeWindowArgmaxModule(false))).toBe(true);
+    expect(validateModule(encodeWindowArgmaxModule(true))).toBe(true);
   });
 });
