@@ -69,7 +69,7 @@ export function maxPoolGradWasm(
   // added to that input's float64 sum. Every input thus receives its windows' contributions in increasing window
   // order, as a gather over the windows containing it would add them (the cpu backend's loop) — the same sums, in a
   // pass over the outputs instead of one over the inputs that tests every window around each.
-  const sums = new Float64Array(dx.length);
+  const sums = float64Scratch(dx.length);
   const best = new Float32Array(c);
   const chosen = new Int32Array(c);
   const address = (info: TensorInfo) =>
@@ -133,9 +133,34 @@ export function maxPoolGradWasm(
       }
     }
   }
-  dx.set(sums);
+  // Rounded to float32 in JS memory first: converting straight into the wasm heap's view takes V8's slow
+  // element-by-element path (≈ 20 ns per element), a same-type copy into it is a memcpy.
+  const rounded = float32Scratch(dx.length);
+  rounded.set(sums);
+  dx.set(rounded);
   if (scratch !== null) backend.disposeData?.(scratch.dataId);
   return out;
+}
+
+let scratch64 = new Float64Array(0);
+let scratch32 = new Float32Array(0);
+
+/** `length` float32s, reused across calls (see `float64Scratch`); the caller overwrites them all. */
+function float32Scratch(length: number): Float32Array {
+  if (scratch32.length < length) scratch32 = new Float32Array(length);
+  return scratch32.subarray(0, length);
+}
+
+/**
+ * `length` zeroed float64s, reused across calls: a fresh array of this size (tens of MB for the zoo's first pools)
+ * is zero pages the OS maps on first touch, and those page faults took most of the kernel's time. Grows only; kept for
+ * the process (the size of the largest pooling input × 8 bytes).
+ */
+function float64Scratch(length: number): Float64Array {
+  if (scratch64.length < length) scratch64 = new Float64Array(length);
+  const view = scratch64.subarray(0, length);
+  view.fill(0);
+  return view;
 }
 
 /**
