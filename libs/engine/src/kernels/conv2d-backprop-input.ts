@@ -3,7 +3,6 @@ import {
   Conv2DBackpropInput,
   conv2d,
   tidy,
-  transpose,
   type Conv2DBackpropInputAttrs,
   type KernelConfig,
   type KernelFunc,
@@ -39,7 +38,7 @@ export function conv2dBackpropInputWasm(dy: Tensor4D, filter: Tensor4D, attrs: C
         inChannels: info.inChannels,
       },
       // [kh, kw, Ci, Co] → flipped taps → [th, tw, Co, Ci]: a correlation of dy (Co channels) giving Ci channels.
-      (dyPhase, phasePad, taps) => conv2d(dyPhase, transpose(taps(filter), [0, 1, 3, 2]), 1, phasePad)
+      (dyPhase, phasePad, _taps, swappedTaps) => conv2d(dyPhase, swappedTaps(filter), 1, phasePad)
     )
   );
 }

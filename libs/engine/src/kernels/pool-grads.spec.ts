@@ -1,8 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initEngine } from '../init-engine.js';
+import { validateModule } from '../optim/wasm-update-module.js';
 import { maxPoolGradConfig } from './max-pool-grad.js';
 import { nativeWasmKernel } from './register-all.js';
+import { encodeWindowArgmaxModule } from './window-argmax-module.js';
 
 type Pool = 'max' | 'avg';
 interface PoolCase {
@@ -170,7 +172,7 @@ describe('pooling gradients on wasm', () => {
     else wasm.forEach((v, i) => expect(Math.abs(v - cpu[i]!)).toBeLessThanOrEqual(1e-4 * (1 + Math.abs(cpu[i]!))));
   });
 
-  it('max pool: bit-identical to cpu on a wide layer with −∞ and NaN windows and zeros of both signs', async () => {
+  it('max pool: bit-identical to cpu on a wide layer with −∞ and NaN windows, NaN and ±∞ in dy, zeros of both signs', async () => {
     const grads = () =>
       tf.tidy(() => {
         const shape: [number, number, number, number] = [3, 13, 11, 19];
@@ -187,7 +189,15 @@ describe('pooling gradients on wasm', () => {
         const dyShape = op(x).shape;
         const dy = tf.tensor4d(
           Float32Array.from({ length: dyShape.reduce((a, b) => a * b, 1) }, (_, i) =>
-            i % 13 === 0 ? -0 : Math.cos(i) * 1e-3
+            i % 13 === 0
+              ? -0
+              : i === 1000
+                ? Number.NaN
+                : i === 1500
+                  ? Number.POSITIVE_INFINITY
+                  : i === 2000
+                    ? Number.NEGATIVE_INFINITY
+                    : Math.cos(i) * 1e-3
           ),
           dyShape
         );
@@ -203,5 +213,12 @@ describe('pooling gradients on wasm', () => {
     const wasm = grads();
     expect(wasm.map((v) => Object.is(v, -0))).toEqual(cpu.map((v) => Object.is(v, -0)));
     expect(wasm).toEqual(cpu);
+  });
+});
+
+describe('the window-argmax module', () => {
+  it('validates with a shared and an unshared heap', () => {
+    expect(validateModule(encodeWindowArgmaxModule(false))).toBe(true);
+    expect(validateModule(encodeWindowArgmaxModule(true))).toBe(true);
   });
 });

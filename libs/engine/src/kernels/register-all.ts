@@ -8,6 +8,7 @@ import { depthwiseConv2dNativeBackpropInputConfig } from './depthwise-conv2d-nat
 import { createIdentityConfig } from './identity.js';
 import { maxPoolGradConfig } from './max-pool-grad.js';
 import { createOneHotConfig } from './one-hot.js';
+import { createMeanConfig, createSumConfig } from './reduce-outer.js';
 import { sliceConfig } from './slice.js';
 import { splitVConfig } from './split-v.js';
 import { createTileConfig } from './tile.js';
@@ -23,7 +24,7 @@ import { unsortedSegmentSumConfig } from './unsorted-segment-sum.js';
  *   every `tf.split` into k parts cost k copies of the input);
  * - the engine's own fused optimizer updates `SupwalshAdamUpdate` and `SupwalshSgdUpdate` (`adamUpdate`,
  *   `sgdUpdate`: one SIMD pass instead of up to 15 element-wise kernels per variable).
- * The backend's `OneHot`, `BatchMatMul`, `Tile` and `Identity` are wrapped separately (see
+ * The backend's `OneHot`, `BatchMatMul`, `Tile`, `Identity`, `Sum` and `Mean` are wrapped separately (see
  * `registerWasmTrainingKernels`).
  */
 export const WASM_TRAINING_KERNELS: readonly KernelConfig[] = [
@@ -43,15 +44,21 @@ export const WASM_TRAINING_KERNELS: readonly KernelConfig[] = [
  * Registers the wasm training kernels, and wraps four of the backend's own: `OneHot` so it honours `dtype` (it wrote
  * int32 bits into float32 one-hot tensors), `BatchMatMul` so transposed operands take the XNNPACK path (with
  * `transposeA` it was a scalar loop — every dense and 1×1-conv weight gradient), `Tile` as a broadcast product (it was
- * a per-element loop) and `Identity` without a copy (the engine clones every tensor a gradient saves). Idempotent:
+ * a per-element loop), `Identity` without a copy (the engine clones every tensor a gradient saves), and `Sum` / `Mean`
+ * over leading or middle axes as in-heap column sums (the backend transposed the whole tensor first). Idempotent:
  * kernels already registered by this function are left alone; the backend's own versions are replaced without the
  * registry's duplicate-kernel warning. Call it after `@tensorflow/tfjs-backend-wasm` is imported (`initEngine` does
  * both). Returns the kernel names.
  */
 export function registerWasmTrainingKernels(): string[] {
-  const wrapped = [createOneHotConfig(), createBatchMatMulConfig(), createTileConfig(), createIdentityConfig()].filter(
-    (c): c is KernelConfig => c !== null
-  );
+  const wrapped = [
+    createOneHotConfig(),
+    createBatchMatMulConfig(),
+    createTileConfig(),
+    createIdentityConfig(),
+    createSumConfig(),
+    createMeanConfig(),
+  ].filter((c): c is KernelConfig => c !== null);
   const configs = [...WASM_TRAINING_KERNELS, ...wrapped];
   for (const config of configs) {
     const existing = getKernel(config.kernelName, config.backendName);
@@ -69,7 +76,7 @@ const replaced = new Map<string, KernelConfig>();
 
 /**
  * The wasm backend's own kernel that `registerWasmTrainingKernels` replaced (`Conv2DBackpropInput`, `MaxPoolGrad`,
- * `Slice`, `SplitV`, `OneHot`, `BatchMatMul`, `Tile`, `Identity`), for benchmarks and regression tests. Its `kernelFunc` works only when the backend was initialised
+ * `Slice`, `SplitV`, `OneHot`, `BatchMatMul`, `Tile`, `Identity`, `Sum`, `Mean`), for benchmarks and regression tests. Its `kernelFunc` works only when the backend was initialised
  * before the replacement — `initEngine` starts the backend first for this reason.
  */
 export function nativeWasmKernel(kernelName: string): KernelConfig | undefined {

@@ -172,10 +172,11 @@ function checkTensors(fn: string, p: tf.Tensor, others: Record<string, tf.Tensor
 }
 
 /** What the fused kernels need from tfjs-backend-wasm's `BackendWasm` and its Emscripten module. */
-interface WasmBackend {
+export interface WasmBackend {
   wasm: { wasmMemory?: unknown; asm?: { memory?: unknown } };
   dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
   makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
+  typedArrayFromHeap(info: TensorInfo): Float32Array;
 }
 
 /**

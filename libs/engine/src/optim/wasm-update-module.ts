@@ -41,10 +41,23 @@ export function validateModule(bytes: Uint8Array): boolean {
 
 /** Compiles `program` against `memory` (shared or not, as the backend's heap is). */
 export function compileUpdate(program: UpdateProgram, memory: WasmMemory): UpdateFunction {
-  const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-  const module = new WASM.Module(encodeModule(program, shared));
-  const instance = new WASM.Instance(module, { env: { memory } });
+  return instantiateRun(encodeModule(program, isSharedMemory(memory)), memory);
+}
+
+/** Whether `memory` is shared (the threaded build's heap): a module importing it must declare it shared. */
+export function isSharedMemory(memory: WasmMemory): boolean {
+  return typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+}
+
+/** Instantiates a module that imports `env.memory` and returns its exported `run` function. */
+export function instantiateRun(bytes: Uint8Array, memory: WasmMemory): UpdateFunction {
+  const instance = new WASM.Instance(new WASM.Module(bytes), { env: { memory } });
   return instance.exports['run'] as UpdateFunction;
+}
+
+/** The memory import's limits: shared memories need a maximum (the wasm32 ceiling, 65 536 pages). */
+export function memoryLimits(shared: boolean): number[] {
+  return shared ? [0x03, ...uleb(0), ...uleb(65536)] : [0x00, ...uleb(0)];
 }
 
 const I32 = 0x7f;
@@ -167,7 +180,7 @@ export function encodeModule(program: UpdateProgram, shared: boolean): Uint8Arra
   code.push(OP.end);
 
   const body = [...locals, ...code];
-  const limits = shared ? [0x03, ...uleb(0), ...uleb(65536)] : [0x00, ...uleb(0)];
+  const limits = memoryLimits(shared);
   return Uint8Array.from([
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
     ...section(1, vec([[0x60, ...vec(params.map((t) => [t])), ...vec([])]])),
@@ -185,7 +198,8 @@ const BINARY = {
   div: [SIMD.f32x4Div, OP.f32Div],
 } as const;
 
-function uleb(value: number): number[] {
+/** Module-encoding helper, shared with the other hand-encoded kernels (`kernels/column-sum-module.ts`). */
+export function uleb(value: number): number[] {
   const out: number[] = [];
   let v = value >>> 0;
   do {
@@ -196,7 +210,8 @@ function uleb(value: number): number[] {
   return out;
 }
 
-function sleb(value: number): number[] {
+/** Module-encoding helper, shared with the other hand-encoded kernels (`kernels/column-sum-module.ts`). */
+export function sleb(value: number): number[] {
   const out: number[] = [];
   let v = value | 0;
   for (;;) {
@@ -208,15 +223,18 @@ function sleb(value: number): number[] {
   }
 }
 
-function vec(items: readonly (readonly number[])[]): number[] {
+/** Module-encoding helper, shared with the other hand-encoded kernels (`kernels/column-sum-module.ts`). */
+export function vec(items: readonly (readonly number[])[]): number[] {
   return [...uleb(items.length), ...items.flat()];
 }
 
-function name(text: string): number[] {
+/** Module-encoding helper, shared with the other hand-encoded kernels (`kernels/column-sum-module.ts`). */
+export function name(text: string): number[] {
   const bytes = [...new TextEncoder().encode(text)];
   return [...uleb(bytes.length), ...bytes];
 }
 
-function section(id: number, content: readonly number[]): number[] {
+/** Module-encoding helper, shared with the other hand-encoded kernels (`kernels/column-sum-module.ts`). */
+export function section(id: number, content: readonly number[]): number[] {
   return [id, ...uleb(content.length), ...content];
 }

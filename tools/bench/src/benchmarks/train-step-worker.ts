@@ -3,10 +3,17 @@
  * wasm heap and the process RSS never shrink) and a model that exhausts a backend's memory fails only its own row.
  * Started by train-step.ts with `fork`; receives a `TrainStepJob` as argv[2] (JSON) and sends one `TrainStepResult`.
  */
-import { ADAM_UPDATE_KERNEL, initEngine, SGD_UPDATE_KERNEL, type BackendName } from '@supwalsh/engine';
+import {
+  ADAM_UPDATE_KERNEL,
+  initEngine,
+  nativeWasmKernel,
+  SGD_UPDATE_KERNEL,
+  type BackendName,
+} from '@supwalsh/engine';
 import { createOptimizer, LOCAL_REDUCER, ShardedStep, sumCrossEntropy, type ResolvedOptimizer } from '@supwalsh/method';
 import { buildModel, countParameters, type ModelName } from '@supwalsh/models';
 import * as tf from '@tensorflow/tfjs-core';
+import { installKernelProfiler, type KernelProfileEntry } from '../kernel-profile.js';
 import { time } from '../timing.js';
 
 export type OptimizerName = 'sgd' | 'momentum' | 'adam';
@@ -28,6 +35,19 @@ export interface TrainStepJob {
    * are unregistered, so the same update runs as its TF.js op sequence — the step as it was before the fusion.
    */
   updates: UpdatesName;
+  /** Engine kernels to put back to the wasm backend's own before the model is built (`--native-kernels`). */
+  nativeKernels?: string[];
+  /** After the timed steps, run one more step with every kernel of the backend timed (`--profile`). */
+  profile?: boolean;
+}
+
+/** One step broken down by kernel (see `installKernelProfiler`). */
+export interface StepProfile {
+  /** Wall ms of the profiled step (the timers add a little). */
+  stepMs: number;
+  /** CPU ms of the process (all threads) during the profiled step. */
+  stepCpuMs: number;
+  entries: KernelProfileEntry[];
 }
 
 export type UpdatesName = 'fused' | 'ops';
@@ -51,6 +71,7 @@ export type TrainStepResult =
       /** The process's resident-set high-water mark (includes the wasm heap, the JS heap and Node itself). */
       maxRssBytes: number;
       loss: number;
+      profile?: StepProfile;
     }
   | { ok: false; message: string };
 
@@ -101,6 +122,14 @@ async function run(job: TrainStepJob): Promise<TrainStepResult> {
     tf.unregisterKernel(ADAM_UPDATE_KERNEL, 'wasm');
     tf.unregisterKernel(SGD_UPDATE_KERNEL, 'wasm');
   }
+  for (const kernel of job.nativeKernels ?? []) {
+    const native = nativeWasmKernel(kernel);
+    if (native === undefined) {
+      throw new Error(`--native-kernels: the engine replaced no wasm kernel named ${kernel} (it has none to put back)`);
+    }
+    tf.unregisterKernel(kernel, 'wasm');
+    tf.registerKernel(native);
+  }
   const peak = trackPeakTensorBytes();
   const model = buildModel(job.model, { inputShape: job.inputShape, numClasses: job.numClasses });
   // The service's training step: the summed loss differentiated by ShardedStep (one rank), the method's optimizer.
@@ -130,6 +159,18 @@ async function run(job: TrainStepJob): Promise<TrainStepResult> {
     ? { median: firstSeconds, runs: 1 }
     : await time(step, { warmup: 0, minRuns: 2, minSeconds: job.minSeconds, maxRuns: 20 });
   const cpu = process.cpuUsage(cpuStarted);
+  let profile: StepProfile | undefined;
+  if (job.profile) {
+    // Its own step after the timed ones, so the timers never touch the timing.
+    const profiler = installKernelProfiler(tf.getBackend());
+    const profiledStarted = performance.now();
+    const profiledCpu = process.cpuUsage();
+    await step();
+    const stepMs = performance.now() - profiledStarted;
+    const cpuUsed = process.cpuUsage(profiledCpu);
+    profile = { stepMs, stepCpuMs: (cpuUsed.user + cpuUsed.system) / 1000, entries: profiler.entries() };
+    profiler.uninstall();
+  }
   return {
     ok: true,
     cpuSecondsPerStep: job.singleStep ? Number.NaN : (cpu.user + cpu.system) / 1e6 / timing.runs,
@@ -142,6 +183,7 @@ async function run(job: TrainStepJob): Promise<TrainStepResult> {
     peakTensorBytes: peak(),
     maxRssBytes: process.resourceUsage().maxRSS * 1024,
     loss,
+    ...(profile ? { profile } : {}),
   };
 }
 

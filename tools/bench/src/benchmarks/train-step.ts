@@ -4,7 +4,8 @@ import { promisify } from 'node:util';
 import { availableCores, type BackendName } from '@supwalsh/engine';
 import { isModelName, MODEL_NAMES, type ModelName } from '@supwalsh/models';
 import { defineBenchmark, type BenchRow } from '../benchmark.js';
-import type { OptimizerName, TrainStepJob, TrainStepResult, UpdatesName } from './train-step-worker.js';
+import { summarizeProfile } from '../kernel-profile.js';
+import type { OptimizerName, StepProfile, TrainStepJob, TrainStepResult, UpdatesName } from './train-step-worker.js';
 
 const WORKER = path.join(import.meta.dirname, 'train-step-worker.js');
 /** The PyTorch side: tools/bench/python/torch_train_step.py (not compiled; found from dist/benchmarks/). */
@@ -34,6 +35,13 @@ interface Options {
   torch: boolean;
   /** Optimizer update implementations, each measured in its own process next to the others (see `UpdatesName`). */
   updates: UpdatesName[];
+  /**
+   * `--native-kernels none,Sum+Mean`: each cell once per set, with the set's engine kernels put back to the wasm
+   * backend's own (`none`: the engine's kernels as registered) — a before/after of a kernel in one run.
+   */
+  nativeKernelSets: string[][];
+  /** `--profile [N]`: one extra step per cell timed kernel by kernel; the top N kernels are printed (0: off). */
+  profileTop: number;
 }
 
 function flag(args: readonly string[], name: string): string | undefined {
@@ -72,7 +80,74 @@ function parse(args: readonly string[]): Options {
     threads: parseThreads(flag(args, '--threads')),
     torch: (flag(args, '--torch') ?? 'auto') !== 'off',
     updates: parseUpdates(list('--updates')),
+    profileTop: parseProfile(args),
+    nativeKernelSets: (list('--native-kernels') ?? ['none']).map((set) =>
+      set === 'none' ? [] : set.split('+').map((k) => k.trim())
+    ),
   };
+}
+
+/** `--profile` alone: the top 12 kernels; `--profile N`: the top N; absent: 0 (no profiled step). */
+function parseProfile(args: readonly string[]): number {
+  const i = args.indexOf('--profile');
+  if (i < 0) return 0;
+  const next = args[i + 1];
+  if (next === undefined || next.startsWith('--')) return 12;
+  const n = Number(next);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`train-step: --profile takes a positive integer, got ${next}`);
+  return n;
+}
+
+/** The profile's top kernels as log lines: self ms, share of the step, calls, and who called them. */
+function profileLines(profile: StepProfile, top: number): string[] {
+  const rows = summarizeProfile(profile.entries, profile.stepMs, top);
+  const kernelMs = profile.entries.reduce((sum, e) => sum + e.selfMs, 0);
+  const kernelCpuMs = profile.entries.reduce((sum, e) => sum + e.selfCpuMs, 0);
+  return [
+    `  step ${profile.stepMs.toFixed(0)} ms (CPU ${profile.stepCpuMs.toFixed(0)}): kernels ${kernelMs.toFixed(0)} ms ` +
+      `(CPU ${kernelCpuMs.toFixed(0)}), outside kernels ${(profile.stepMs - kernelMs).toFixed(0)} ms ` +
+      `(CPU ${(profile.stepCpuMs - kernelCpuMs).toFixed(0)})`,
+    `  ${'kernel'.padEnd(36)} ${'self ms'.padStart(9)}    ${'share'.padStart(5)}   ${'CPU ms'.padStart(8)} ${'calls'.padStart(6)}  (callers: self ms)`,
+    ...rows.map(
+      (r) =>
+        `  ${r.kernel.padEnd(36)} ${r.selfMs.toFixed(1).padStart(9)} ms ${(100 * r.share).toFixed(1).padStart(5)} % ` +
+        `${r.selfCpuMs.toFixed(1).padStart(8)} ${String(r.calls).padStart(6)}  (${r.callers})`
+    ),
+  ];
+}
+
+/**
+ * The kernels of a model's profiles on several thread counts side by side: self ms per count and the speed-up of the
+ * largest count over the smallest — kernels near 1.0× are the ones the wasm thread pool does not reach.
+ */
+function threadComparisonLines(profiles: ReadonlyMap<number, StepProfile>, top: number): string[] {
+  const counts = [...profiles.keys()].sort((a, b) => a - b);
+  if (counts.length < 2) return [];
+  const self = new Map<number, Map<string, number>>();
+  const cpu = new Map<number, Map<string, number>>();
+  for (const [threads, p] of profiles) {
+    const rows = summarizeProfile(p.entries, p.stepMs, Infinity);
+    self.set(threads, new Map(rows.map((r) => [r.kernel, r.selfMs])));
+    cpu.set(threads, new Map(rows.map((r) => [r.kernel, r.selfCpuMs])));
+  }
+  const first = counts[0] as number;
+  const last = counts[counts.length - 1] as number;
+  const kernels = [...(self.get(first) as Map<string, number>).entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(([k]) => k);
+  const ms = (t: number, k: string) => self.get(t)?.get(k) ?? 0;
+  // CPU ÷ wall on the most threads: the cores a kernel kept busy (≈ 1: single-threaded).
+  const busy = (k: string) => (cpu.get(last)?.get(k) ?? 0) / ms(last, k);
+  const step = (t: number) => profiles.get(t) as StepProfile;
+  return [
+    `  ${'kernel'.padEnd(36)} ${counts.map((t) => `${t} thr ms`.padStart(10)).join(' ')}  ${`${first}→${last}`.padStart(6)}  cores busy on ${last}`,
+    `  ${'(step)'.padEnd(36)} ${counts.map((t) => step(t).stepMs.toFixed(0).padStart(10)).join(' ')}  ${`${(step(first).stepMs / step(last).stepMs).toFixed(2)}×`.padStart(6)}  ${(step(last).stepCpuMs / step(last).stepMs).toFixed(2)}`,
+    ...kernels.map(
+      (k) =>
+        `  ${k.padEnd(36)} ${counts.map((t) => ms(t, k).toFixed(0).padStart(10)).join(' ')}  ${`${(ms(first, k) / ms(last, k)).toFixed(2)}×`.padStart(6)}  ${busy(k).toFixed(2)}`
+    ),
+  ];
 }
 
 /** `--updates fused,ops`; default fused. */
@@ -150,7 +225,7 @@ function runJob(job: TrainStepJob): Promise<TrainStepResult> {
 export default defineBenchmark({
   name: 'train-step',
   description:
-    "images/s of the service's training step (ShardedStep on one rank + the method's optimizer: SGD 0.01 with weight decay 3e-6) at batch 32 on 64 × 64 × 1 for every model on the native backend (if installed), wasm on each --threads count next to PyTorch on as many threads, and cpu (one step of --cpu-batch 1 image but for base), with peak memory; --models a,b --backends wasm,cpu --threads 1,2 --torch auto|off --batch --cpu-batch --optimizer sgd|momentum|adam --updates fused,ops --min-seconds",
+    "images/s of the service's training step (ShardedStep on one rank + the method's optimizer: SGD 0.01 with weight decay 3e-6) at batch 32 on 64 × 64 × 1 for every model on the native backend (if installed), wasm on each --threads count next to PyTorch on as many threads, and cpu (one step of --cpu-batch 1 image but for base), with peak memory; --models a,b --backends wasm,cpu --threads 1,2 --torch auto|off --batch --cpu-batch --optimizer sgd|momentum|adam --updates fused,ops --native-kernels none,Sum+Mean (each cell also with those engine kernels put back to the backend's own) --min-seconds --profile [N] (one more step per cell timed kernel by kernel: top N kernels by self time, calls, callers, and per model the kernels side by side across --threads)",
   async run({ args, log, setBackend }) {
     const o = parse(args);
     const rows: BenchRow[] = [];
@@ -163,12 +238,22 @@ export default defineBenchmark({
     for (const model of o.models) {
       for (const backend of o.backends) {
         if (skippedBackends.has(backend)) continue;
+        const profiles = new Map<number, StepProfile>();
         for (const threads of backend === 'wasm' ? o.threads : [undefined]) {
           const singleStep = backend === 'cpu' && !CPU_FULL_BATCH.includes(model);
           const cell: BenchRow[] = [];
           let cellBatch = o.batch;
           let abandon = false;
-          for (const updates of o.updates) {
+          const variants = o.updates.flatMap((updates) =>
+            o.nativeKernelSets.map((nativeKernels) => ({ updates, nativeKernels }))
+          );
+          for (const { updates, nativeKernels } of variants) {
+            const variant =
+              nativeKernels.length > 0 ? `${updates} updates, native ${nativeKernels.join('+')}` : `${updates} updates`;
+            const kernelsColumn: BenchRow =
+              o.nativeKernelSets.length > 1 || nativeKernels.length > 0
+                ? { nativeKernels: nativeKernels.join('+') || 'none' }
+                : {};
             let batch = singleStep ? Math.min(o.cpuBatch, o.batch) : o.batch;
             const job = {
               backend,
@@ -179,6 +264,8 @@ export default defineBenchmark({
               singleStep,
               updates,
               ...(threads === undefined ? {} : { threads }),
+              ...(o.profileTop > 0 && !singleStep ? { profile: true } : {}),
+              ...(nativeKernels.length > 0 ? { nativeKernels } : {}),
             };
             let result = await runJob({ ...job, batch, minSeconds: o.minSeconds });
             while (!result.ok && OUT_OF_MEMORY.test(result.message) && batch > 1) {
@@ -200,6 +287,7 @@ export default defineBenchmark({
                 batch,
                 optimizer: o.optimizer,
                 updates,
+                ...kernelsColumn,
                 note: `failed: ${result.message.slice(0, 200)}`,
               });
               continue;
@@ -218,6 +306,7 @@ export default defineBenchmark({
               batch,
               optimizer: o.optimizer,
               updates,
+              ...kernelsColumn,
               imagesPerSecond: ours,
               secondsPerStep: result.medianSeconds,
               cpuSecondsPerStep: result.cpuSecondsPerStep,
@@ -228,10 +317,22 @@ export default defineBenchmark({
               note: notes.join('; '),
             });
             log(
-              `${backend} ${model} (${updates} updates): ${ours.toFixed(2)} images/s (${result.medianSeconds.toFixed(3)} s/step ` +
+              `${backend} ${model} (${variant}): ${ours.toFixed(2)} images/s (${result.medianSeconds.toFixed(3)} s/step ` +
                 `× ${result.runs}, batch ${batch}), peak tensors ${(result.peakTensorBytes / MB).toFixed(0)} MB, ` +
                 `RSS ${(result.maxRssBytes / MB).toFixed(0)} MB — ${result.engine}`
             );
+            if (result.profile) {
+              log(`${backend} ${model} profile, ${result.threads} thread(s), batch ${batch}, ${variant}:`);
+              for (const line of profileLines(result.profile, o.profileTop)) log(line);
+              const top = summarizeProfile(result.profile.entries, result.profile.stepMs, 5);
+              cell[cell.length - 1]!['topKernels'] = top
+                .map((r) => `${r.kernel} ${(100 * r.share).toFixed(0)}%`)
+                .join(', ');
+              // The thread comparison takes the first variant (a batch halved for memory is halved on every count).
+              if (updates === variants[0]?.updates && nativeKernels === variants[0].nativeKernels) {
+                profiles.set(result.threads, result.profile);
+              }
+            }
           }
           if (abandon) break;
           // PyTorch once per cell, right after our runs of it: each ratio between neighbouring measurements.
@@ -257,6 +358,11 @@ export default defineBenchmark({
             } else log(`torch ${model}: FAILED ${torch.message}`);
           }
           rows.push(...cell);
+        }
+        const comparison = threadComparisonLines(profiles, o.profileTop);
+        if (comparison.length > 0) {
+          log(`${backend} ${model}: kernel self time by thread count (speed-up of the most threads over the fewest):`);
+          for (const line of comparison) log(line);
         }
       }
     }
