@@ -163,16 +163,50 @@ export async function flattenGradients(
     return reuse?.length === b.elements ? reuse : new Float32Array(b.elements);
   });
   const values = await Promise.all(tensors.map((t) => t.data()));
+  copyIntoBuckets(values as Float32Array[], layout, buckets);
+  return { layout, buckets };
+}
+
+/**
+ * The copy half of `flattenGradients`, for values already read back: `values[i]` holds variable i's values (layout
+ * order, flat), copied into `buckets` (one per layout bucket, of its length).
+ */
+export function copyIntoBuckets(
+  values: readonly Float32Array[],
+  layout: BucketLayout,
+  buckets: readonly Float32Array[]
+): void {
+  if (values.length !== layout.variables.length) {
+    throw new EngineArgumentError(
+      'copyIntoBuckets',
+      'values',
+      `has ${values.length} arrays, the layout ${layout.variables.length} variables`
+    );
+  }
+  layout.variables.forEach((v, i) => {
+    if ((values[i] as Float32Array).length !== v.size) {
+      throw new EngineArgumentError(
+        'copyIntoBuckets',
+        `values[${i}]`,
+        `has ${(values[i] as Float32Array).length} values, '${v.name}' ${v.size}`
+      );
+    }
+  });
   for (let i = 0; i < layout.buckets.length; i++) {
-    const bucket = buckets[i] as Float32Array;
-    for (const s of (layout.buckets[i] as BucketLayout['buckets'][number]).segments) {
-      const source = values[s.variable] as ArrayLike<number> & {
-        subarray(begin: number, end: number): ArrayLike<number>;
-      };
+    const bucket = buckets[i];
+    const b = layout.buckets[i] as BucketLayout['buckets'][number];
+    if (bucket?.length !== b.elements) {
+      throw new EngineArgumentError(
+        'copyIntoBuckets',
+        `buckets[${i}]`,
+        `has ${bucket?.length ?? 'no'} values, the layout ${b.elements}`
+      );
+    }
+    for (const s of b.segments) {
+      const source = values[s.variable] as Float32Array;
       bucket.set(source.subarray(s.variableOffset, s.variableOffset + s.length), s.bucketOffset);
     }
   }
-  return { layout, buckets };
 }
 
 /**

@@ -10,6 +10,7 @@
 export {
   createBucketLayout,
   DEFAULT_BUCKET_BYTES,
+  copyIntoBuckets,
   flattenGradients,
   unflattenGradients,
   type BucketLayout,

@@ -8,6 +8,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { createAuxiliaryNetwork } from './aux-net.js';
 import { NonFiniteLossError } from './errors.js';
 import { stepInstruments } from './instrumentation.js';
+import { addStepTime } from './step-profile.js';
 import { createOptimizer } from './optimizer.js';
 import { PhaseClock, secondsSince, type PhaseOptions } from './progress.js';
 import { LOCAL_REDUCER, ShardedStep, sumCrossEntropy } from './reducer.js';
@@ -229,8 +230,10 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainOutcom
               selectedStep = lossPerStep.length;
               selectedLoss = reduced.loss;
             }
+            const updateStart = performance.now();
             optimizer.apply(reduced.gradSums, reduced.gradScale);
             reduced.gradSums.forEach((g) => g.dispose());
+            addStepTime('optimizerMs', updateStart);
             span.setAttributes({ [ATTR.stepSamples]: globalCount, [ATTR.loss]: reduced.loss });
             instruments.recordStep(secondsSince(stepStart), mineCount);
             return { loss: reduced.loss, globalCount };

@@ -13,6 +13,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { NonFiniteLossError } from './errors.js';
 import { stepInstruments } from './instrumentation.js';
+import { addStepTime } from './step-profile.js';
 import { createOptimizer } from './optimizer.js';
 
 import { PhaseClock, secondsSince, type PhaseOptions } from './progress.js';
@@ -129,8 +130,10 @@ export async function train(options: TrainOptions): Promise<TrainOutcome> {
               reduced.gradSums.forEach((g) => g.dispose());
               throw new NonFiniteLossError('training', trainLossPerStep.length, reduced.loss);
             }
+            const updateStart = performance.now();
             optimizer.apply(reduced.gradSums, reduced.gradScale);
             reduced.gradSums.forEach((g) => g.dispose());
+            addStepTime('optimizerMs', updateStart);
             span.setAttribute(ATTR.loss, reduced.loss);
             instruments.recordStep(secondsSince(stepStart), mine.length);
             return { loss: reduced.loss, correct: reduced.correct };
