@@ -10,7 +10,6 @@
 export {
   createBucketLayout,
   DEFAULT_BUCKET_BYTES,
-  copyIntoBuckets,
   flattenGradients,
   unflattenGradients,
   type BucketLayout,

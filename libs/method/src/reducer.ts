@@ -1,4 +1,4 @@
-import { copyIntoBuckets, createBucketLayout, unflattenGradients, type BucketLayout } from '@supwalsh/engine';
+import { createBucketLayout, flattenGradients, unflattenGradients, type BucketLayout } from '@supwalsh/engine';
 import * as tf from '@tensorflow/tfjs-core';
 import { addStepTime, countStep } from './step-profile.js';
 
@@ -104,13 +104,11 @@ export class ShardedStep {
       const total = this.layout.totalElements;
       this.fused ??= new Float32Array(total + 2);
       const gradients = this.fused.subarray(0, total);
-      if (localGrads) {
-        const values = (await Promise.all(localGrads.map((g) => g.data()))) as Float32Array[];
-        t = addStepTime('readBackMs', t);
-        copyIntoBuckets(values, this.layout, [gradients]);
-      } else gradients.fill(0);
+      // Read back straight into the buffer (on wasm one copy out of the heap, no array per variable).
+      if (localGrads) await flattenGradients(localGrads, this.layout, [gradients]);
+      else gradients.fill(0);
       this.fused.set(stats, total);
-      t = addStepTime('bucketCopyMs', t);
+      t = addStepTime('readBackMs', t);
       await this.reducer.sum([this.fused]);
       t = addStepTime('reduceMs', t);
       stats.set(this.fused.subarray(total));

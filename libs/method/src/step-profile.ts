@@ -9,10 +9,11 @@ export interface StepProfile {
   readonly steps: number;
   /** Forward pass and backward pass (`tf.variableGrads`). */
   readonly forwardBackwardMs: number;
-  /** Gradients, loss and correct count read back from the backend into JS memory. */
+  /**
+   * Gradients, loss and correct count read back from the backend into the reducer's buffer (`flattenGradients`:
+   * on wasm one copy from the heap into the buffer, elsewhere `data()` then a copy).
+   */
   readonly readBackMs: number;
-  /** Gradients copied into the reducer's buffer (with the loss and correct count after them). */
-  readonly bucketCopyMs: number;
   /** The reducer's `sum` (the ring all-reduce, including waiting for the other ranks to reach it). */
   readonly reduceMs: number;
   /** The reduced sums copied back out of the buffer into one gradient tensor per variable. */
@@ -25,7 +26,6 @@ const profile = {
   steps: 0,
   forwardBackwardMs: 0,
   readBackMs: 0,
-  bucketCopyMs: 0,
   reduceMs: 0,
   unpackMs: 0,
   optimizerMs: 0,

@@ -11,7 +11,7 @@
  * - `weak`: one run's training shared by N workers over the ring, 32 images per worker per step (global batch 32·N).
  * - `strong`: the same with the global batch fixed at 32 (16 per worker on 2).
  * For the data-parallel sections, rows carry the training step's time split, averaged over the ranks (ms per step):
- * forward + backward, read-back, bucket copy, waiting for the other rank to reach the all-reduce, the ring itself,
+ * forward + backward, read-back into the all-reduce buffer, waiting for the other rank to reach the all-reduce, the ring itself,
  * copying the sums back into tensors, the optimizer, and the rest; `allReduceShare` = (wait + ring) / step, and
  * `ringAloneMs`: the same buffer all-reduced with both ranks entering together, after the run (the ring without
  * the step around it). `efficiency` = speedup / workers.
@@ -68,7 +68,6 @@ interface Split {
   stepMs: number;
   fwdBwdMs: number;
   readBackMs: number;
-  bucketCopyMs: number;
   waitMs: number;
   ringMs: number;
   unpackMs: number;
@@ -100,7 +99,6 @@ function stepSplit(runs: RunTiming[]): Split {
     stepMs: per(mean((r) => r.phases.training.seconds * 1000)),
     fwdBwdMs: per(mean((r) => r.profile.forwardBackwardMs)),
     readBackMs: per(mean((r) => r.profile.readBackMs)),
-    bucketCopyMs: per(mean((r) => r.profile.bucketCopyMs)),
     waitMs: wait / reduceSteps,
     ringMs: ring / reduceSteps,
     unpackMs: per(mean((r) => r.profile.unpackMs)),
@@ -109,13 +107,7 @@ function stepSplit(runs: RunTiming[]): Split {
   };
   split.otherMs =
     split.stepMs -
-    (split.fwdBwdMs +
-      split.readBackMs +
-      split.bucketCopyMs +
-      split.waitMs +
-      split.ringMs +
-      split.unpackMs +
-      split.optimizerMs);
+    (split.fwdBwdMs + split.readBackMs + split.waitMs + split.ringMs + split.unpackMs + split.optimizerMs);
   return split;
 }
 
@@ -132,7 +124,6 @@ function formatTable(rows: BenchRow[]): string[] {
     'stepMs',
     'fwdBwdMs',
     'readBackMs',
-    'bucketCopyMs',
     'waitMs',
     'ringMs',
     'unpackMs',
@@ -147,7 +138,6 @@ function formatTable(rows: BenchRow[]): string[] {
     stepMs: 'step',
     fwdBwdMs: 'f+b',
     readBackMs: 'read',
-    bucketCopyMs: 'copy',
     waitMs: 'wait',
     ringMs: 'ring',
     unpackMs: 'unpack',
