@@ -19,7 +19,7 @@
 import { fork } from 'node:child_process';
 import path from 'node:path';
 import { availableCores } from '@supwalsh/engine';
-import type { ModelName } from '@supwalsh/models';
+import { isModelName, MODEL_NAMES, type ModelName } from '@supwalsh/models';
 import { defineBenchmark, option, type BenchRow } from '../benchmark.js';
 import type { RunTiming, ScalingJob, ScalingMessage } from './scaling-worker.js';
 
@@ -113,6 +113,16 @@ function stepSplit(runs: RunTiming[]): Split {
 
 const round = (x: number, digits = 2) => Number(x.toFixed(digits));
 
+/** A whole-number option at least `min`, or its default; anything else is refused naming the option. */
+function count(args: readonly string[], name: string, fallback: number, min = 1): number {
+  const raw = option(args, name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min)
+    throw new Error(`scaling: ${name} must be an integer ≥ ${min}; got ${raw}`);
+  return value;
+}
+
 function formatTable(rows: BenchRow[]): string[] {
   const columns = [
     'section',
@@ -168,26 +178,30 @@ export default defineBenchmark({
   description:
     'sweep of runs on 1 vs 2 workers, and weak / strong data-parallel scaling of one run with the training step split (wasm, cores / N threads each, ring on loopback)',
   async run({ args, log, setBackend }) {
-    const models = (option(args, '--models')?.split(',') ?? ['base', 'resnet50']) as ModelName[];
     const workerCounts = option(args, '--workers')?.split(',').map(Number) ?? [1, 2];
+    const models = (option(args, '--models')?.split(',') ?? ['base', 'resnet50']) as ModelName[];
     const sections = (option(args, '--sections')?.split(',') ?? [...SECTIONS]) as Section[];
+    for (const m of models) {
+      if (!isModelName(m)) throw new Error(`scaling: --models must be among ${MODEL_NAMES.join(', ')}; got ${m}`);
+    }
     for (const s of sections) {
       if (!SECTIONS.includes(s)) throw new Error(`scaling: --sections must be among ${SECTIONS.join(', ')}; got ${s}`);
     }
     if (!workerCounts.every((w) => Number.isInteger(w) && w >= 1)) {
       throw new Error(`scaling: --workers must be positive integers; got ${option(args, '--workers')}`);
     }
-    const runsInSweep = Number(option(args, '--runs') ?? 4);
-    const probes = Number(option(args, '--probes') ?? 5);
+    const runsInSweep = count(args, '--runs', 4);
+    const probes = count(args, '--probes', 5, 0);
     const cores = availableCores();
     const rows: BenchRow[] = [];
     for (const model of models) {
       const small = model === 'base';
       // Few steps for the large model keep the whole benchmark near 10 minutes on 2 shared cores.
-      const steps = Number(option(args, '--steps') ?? (small ? 20 : 3));
-      const sweepSteps = Number(option(args, '--sweep-steps') ?? (small ? 20 : 2));
-      const pretrainSteps = Number(option(args, '--pretrain-steps') ?? (small ? 10 : 2));
-      const groupsPerStep = Number(option(args, '--groups-per-step') ?? 1);
+      // At least 2 training steps in weak / strong: the first is warm-up, untimed.
+      const steps = count(args, '--steps', small ? 20 : 3, 2);
+      const sweepSteps = count(args, '--sweep-steps', small ? 20 : 1);
+      const pretrainSteps = count(args, '--pretrain-steps', small ? 10 : 1, 0);
+      const groupsPerStep = count(args, '--groups-per-step', 1);
       const baseline: Partial<Record<Section, number>> = {};
       for (const section of sections) {
         for (const workers of workerCounts) {
