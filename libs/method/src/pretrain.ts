@@ -8,13 +8,13 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { createAuxiliaryNetwork } from './aux-net.js';
 import { NonFiniteLossError } from './errors.js';
 import { stepInstruments } from './instrumentation.js';
-import { addStepTime } from './step-profile.js';
 import { createOptimizer } from './optimizer.js';
 import { PhaseClock, secondsSince, type PhaseOptions } from './progress.js';
 import { LOCAL_REDUCER, ShardedStep, sumCrossEntropy } from './reducer.js';
 import type { EmbeddedGroup, PretrainingResult } from './results.js';
 import { assignAll, readAll } from './run-state.js';
 import type { ResolvedPretraining } from './spec.js';
+import { addStepTime } from './step-profile.js';
 
 /** Pretraining's dropout masks come from steps far past any training step, so the two phases never share masks. */
 const PRETRAINING_DROPOUT_STEPS = 2 ** 40;

@@ -13,7 +13,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { NonFiniteLossError } from './errors.js';
 import { stepInstruments } from './instrumentation.js';
-import { addStepTime } from './step-profile.js';
 import { createOptimizer } from './optimizer.js';
 
 import { PhaseClock, secondsSince, type PhaseOptions } from './progress.js';
@@ -21,6 +20,7 @@ import { LOCAL_REDUCER, ShardedStep, sumCrossEntropy, type GradientReducer } fro
 import type { EpochMetrics } from './results.js';
 import { assignAll, readAll } from './run-state.js';
 import type { ResolvedEvaluation, ResolvedTraining } from './spec.js';
+import { addStepTime } from './step-profile.js';
 
 /** The seed fixes the batch order (shared by every arm, so arms see the same batches). */
 export interface TrainOptions extends PhaseOptions {
