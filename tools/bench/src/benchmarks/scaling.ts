@@ -10,6 +10,7 @@
  *   this one's).
  * - `weak`: one run's training shared by N workers over the ring, 32 images per worker per step (global batch 32·N).
  * - `strong`: the same with the global batch fixed at 32 (16 per worker on 2).
+ * `--threads-per-worker T` gives every worker T threads instead (one node per worker: more workers, more cores).
  * For the data-parallel sections, rows carry the training step's time split, averaged over the ranks (ms per step):
  * forward + backward, read-back into the all-reduce buffer, waiting for the other rank to reach the all-reduce, the ring itself,
  * copying the sums back into tensors, the optimizer, and the rest; `allReduceShare` = (wait + ring) / step, and
@@ -128,6 +129,8 @@ function formatTable(rows: BenchRow[]): string[] {
     'section',
     'model',
     'workers',
+    'threadsPerWorker',
+    'seconds',
     'imagesPerSecond',
     'speedup',
     'efficiency',
@@ -143,6 +146,8 @@ function formatTable(rows: BenchRow[]): string[] {
     'ringAloneMs',
   ];
   const short: Record<string, string> = {
+    threadsPerWorker: 'threads',
+    seconds: 'sweep s',
     imagesPerSecond: 'img/s',
     efficiency: 'eff',
     stepMs: 'step',
@@ -193,6 +198,8 @@ export default defineBenchmark({
     const runsInSweep = count(args, '--runs', 4);
     const probes = count(args, '--probes', 5, 0);
     const cores = availableCores();
+    const fixedThreads =
+      option(args, '--threads-per-worker') === undefined ? undefined : count(args, '--threads-per-worker', 1);
     const rows: BenchRow[] = [];
     for (const model of models) {
       const small = model === 'base';
@@ -205,7 +212,9 @@ export default defineBenchmark({
       const baseline: Partial<Record<Section, number>> = {};
       for (const section of sections) {
         for (const workers of workerCounts) {
-          const threads = Math.max(1, Math.floor(Math.min(cores, 8 * workers) / workers));
+          // Same cores for every configuration (cores / N each), unless --threads-per-worker gives each worker its
+          // own (one node per worker: adding workers adds cores).
+          const threads = fixedThreads ?? Math.max(1, Math.floor(Math.min(cores, 8 * workers) / workers));
           const common = { model, threads, groupsPerStep, ringProbes: probes };
           log(`${model} ${section}: ${workers} worker${workers === 1 ? '' : 's'}, ${threads} thread(s) each…`);
           if (section === 'sweep') {
