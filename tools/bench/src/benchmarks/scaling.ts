@@ -10,7 +10,8 @@
  *   this one's).
  * - `weak`: one run's training shared by N workers over the ring, 32 images per worker per step (global batch 32·N).
  * - `strong`: the same with the global batch fixed at 32 (16 per worker on 2).
- * `--threads-per-worker T` gives every worker T threads instead (one node per worker: more workers, more cores).
+ * `--rounds R` repeats everything R times, each round's ratios against its own 1-worker figures (a loaded machine
+ * drifts between configurations). `--threads-per-worker T` gives every worker T threads instead (one node per worker: more workers, more cores).
  * For the data-parallel sections, rows carry the training step's time split, averaged over the ranks (ms per step):
  * forward + backward, read-back into the all-reduce buffer, waiting for the other rank to reach the all-reduce, the ring itself,
  * copying the sums back into tensors, the optimizer, and the rest; `allReduceShare` = (wait + ring) / step, and
@@ -125,7 +126,8 @@ function count(args: readonly string[], name: string, fallback: number, min = 1)
 }
 
 function formatTable(rows: BenchRow[]): string[] {
-  const columns = [
+  const all = [
+    'round',
     'section',
     'model',
     'workers',
@@ -161,6 +163,7 @@ function formatTable(rows: BenchRow[]): string[] {
     allReduceShare: 'AR share',
     ringAloneMs: 'ring alone',
   };
+  const columns = all.filter((c) => rows.some((r) => r[c] !== undefined));
   const cells = [
     columns.map((c) => short[c] ?? c),
     ...rows.map((r) =>
@@ -196,6 +199,7 @@ export default defineBenchmark({
       throw new Error(`scaling: --workers must be positive integers; got ${option(args, '--workers')}`);
     }
     const runsInSweep = count(args, '--runs', 4);
+    const rounds = count(args, '--rounds', 1);
     const probes = count(args, '--probes', 5, 0);
     const cores = availableCores();
     const fixedThreads =
@@ -209,80 +213,88 @@ export default defineBenchmark({
       const sweepSteps = count(args, '--sweep-steps', small ? 20 : 1);
       const pretrainSteps = count(args, '--pretrain-steps', small ? 10 : 1, 0);
       const groupsPerStep = count(args, '--groups-per-step', 1);
-      const baseline: Partial<Record<Section, number>> = {};
-      for (const section of sections) {
-        for (const workers of workerCounts) {
-          // Same cores for every configuration (cores / N each), unless --threads-per-worker gives each worker its
-          // own (one node per worker: adding workers adds cores).
-          const threads = fixedThreads ?? Math.max(1, Math.floor(Math.min(cores, 8 * workers) / workers));
-          const common = { model, threads, groupsPerStep, ringProbes: probes };
-          log(`${model} ${section}: ${workers} worker${workers === 1 ? '' : 's'}, ${threads} thread(s) each…`);
-          if (section === 'sweep') {
-            const seeds = Array.from({ length: runsInSweep }, (_, i) => i + 1);
+      for (let trial = 1; trial <= rounds; trial++) {
+        // Each round's ratios are against its own first worker count, measured just before (a loaded machine drifts).
+        const baseline: Partial<Record<Section, number>> = {};
+        for (const section of sections) {
+          for (const workers of workerCounts) {
+            // Same cores for every configuration (cores / N each), unless --threads-per-worker gives each worker its
+            // own (one node per worker: adding workers adds cores).
+            const threads = fixedThreads ?? Math.max(1, Math.floor(Math.min(cores, 8 * workers) / workers));
+            const common = { model, threads, groupsPerStep, ringProbes: probes };
+            log(`${model} ${section}: ${workers} worker${workers === 1 ? '' : 's'}, ${threads} thread(s) each…`);
+            if (section === 'sweep') {
+              const seeds = Array.from({ length: runsInSweep }, (_, i) => i + 1);
+              const jobs = Array.from({ length: workers }, (_, index) => ({
+                ...common,
+                index,
+                worldSize: 1,
+                // Round robin, as a scheduler handing the next run to the next free worker would with equal runs.
+                seeds: seeds.filter((_, i) => i % workers === index),
+                pretrainSteps,
+                batchSize: 32,
+                steps: sweepSteps,
+                ringProbes: 0,
+              }));
+              const { results, seconds } = await runProcesses(jobs);
+              setBackend(results[0]?.engine ?? 'wasm');
+              baseline.sweep ??= seconds;
+              const speedup = (baseline.sweep ?? seconds) / seconds;
+              rows.push({
+                ...(rounds > 1 ? { round: trial } : {}),
+                section,
+                model,
+                workers,
+                threadsPerWorker: threads,
+                runs: runsInSweep,
+                seconds: round(seconds),
+                runsPerHour: round((3600 * runsInSweep) / seconds, 1),
+                speedup: round(speedup),
+                efficiency: round(speedup / workers),
+              });
+              log(`  ${seconds.toFixed(1)} s for ${runsInSweep} runs, ×${speedup.toFixed(2)}`);
+              continue;
+            }
+            const globalBatch = section === 'weak' ? 32 * workers : 32;
             const jobs = Array.from({ length: workers }, (_, index) => ({
               ...common,
               index,
-              worldSize: 1,
-              // Round robin, as a scheduler handing the next run to the next free worker would with equal runs.
-              seeds: seeds.filter((_, i) => i % workers === index),
-              pretrainSteps,
-              batchSize: 32,
-              steps: sweepSteps,
-              ringProbes: 0,
+              worldSize: workers,
+              seeds: [1],
+              pretrainSteps: 0,
+              batchSize: globalBatch,
+              steps,
             }));
-            const { results, seconds } = await runProcesses(jobs);
+            const { results } = await runProcesses(jobs);
             setBackend(results[0]?.engine ?? 'wasm');
-            baseline.sweep ??= seconds;
-            const speedup = (baseline.sweep ?? seconds) / seconds;
+            const runs = results.map((r) => r.runs[0]!);
+            // The ring is as fast as its slowest rank; each rank times the same global steps.
+            const seconds = Math.max(...runs.map((r) => r.phases.training.seconds));
+            const imagesPerSecond = seconds > 0 ? (runs[0]?.phases.training.images ?? 0) / seconds : 0;
+            baseline[section] ??= imagesPerSecond;
+            const speedup = imagesPerSecond / (baseline[section] ?? imagesPerSecond);
+            const split = stepSplit(runs);
+            const ringAlone = results.map((r) => r.ringAloneMs).filter((x) => x > 0);
             rows.push({
+              ...(rounds > 1 ? { round: trial } : {}),
               section,
               model,
               workers,
               threadsPerWorker: threads,
-              runs: runsInSweep,
-              seconds: round(seconds),
-              runsPerHour: round((3600 * runsInSweep) / seconds, 1),
+              globalBatch,
+              imagesPerSecond: round(imagesPerSecond),
               speedup: round(speedup),
               efficiency: round(speedup / workers),
+              ...(Object.fromEntries(Object.entries(split).map(([k, v]) => [k, round(v, 1)])) as Record<
+                string,
+                number
+              >),
+              allReduceShare: round(split.stepMs > 0 ? (split.waitMs + split.ringMs) / split.stepMs : 0),
+              ringAloneMs: ringAlone.length > 0 ? round(Math.max(...ringAlone), 1) : 0,
+              reduceMB: round(((runs[0]?.reduceElements ?? 0) * 4) / 1e6, 1),
             });
-            log(`  ${seconds.toFixed(1)} s for ${runsInSweep} runs, ×${speedup.toFixed(2)}`);
-            continue;
+            log(`  ${imagesPerSecond.toFixed(1)} img/s, ×${speedup.toFixed(2)}, step ${split.stepMs.toFixed(0)} ms`);
           }
-          const globalBatch = section === 'weak' ? 32 * workers : 32;
-          const jobs = Array.from({ length: workers }, (_, index) => ({
-            ...common,
-            index,
-            worldSize: workers,
-            seeds: [1],
-            pretrainSteps: 0,
-            batchSize: globalBatch,
-            steps,
-          }));
-          const { results } = await runProcesses(jobs);
-          setBackend(results[0]?.engine ?? 'wasm');
-          const runs = results.map((r) => r.runs[0]!);
-          // The ring is as fast as its slowest rank; each rank times the same global steps.
-          const seconds = Math.max(...runs.map((r) => r.phases.training.seconds));
-          const imagesPerSecond = seconds > 0 ? (runs[0]?.phases.training.images ?? 0) / seconds : 0;
-          baseline[section] ??= imagesPerSecond;
-          const speedup = imagesPerSecond / (baseline[section] ?? imagesPerSecond);
-          const split = stepSplit(runs);
-          const ringAlone = results.map((r) => r.ringAloneMs).filter((x) => x > 0);
-          rows.push({
-            section,
-            model,
-            workers,
-            threadsPerWorker: threads,
-            globalBatch,
-            imagesPerSecond: round(imagesPerSecond),
-            speedup: round(speedup),
-            efficiency: round(speedup / workers),
-            ...(Object.fromEntries(Object.entries(split).map(([k, v]) => [k, round(v, 1)])) as Record<string, number>),
-            allReduceShare: round(split.stepMs > 0 ? (split.waitMs + split.ringMs) / split.stepMs : 0),
-            ringAloneMs: ringAlone.length > 0 ? round(Math.max(...ringAlone), 1) : 0,
-            reduceMB: round(((runs[0]?.reduceElements ?? 0) * 4) / 1e6, 1),
-          });
-          log(`  ${imagesPerSecond.toFixed(1)} img/s, ×${speedup.toFixed(2)}, step ${split.stepMs.toFixed(0)} ms`);
         }
       }
     }
