@@ -16,7 +16,8 @@
  * forward + backward, read-back into the all-reduce buffer, waiting for the other rank to reach the all-reduce, the ring itself,
  * copying the sums back into tensors, the optimizer, and the rest; `allReduceShare` = (wait + ring) / step, and
  * `ringAloneMs`: the same buffer all-reduced with both ranks entering together, after the run (the ring without
- * the step around it). `efficiency` = speedup / workers.
+ * the step around it). `efficiency` = speedup / (cores used ÷ the first configuration's): with shared cores it is
+ * the speed-up itself (ideal 1: nothing but processes was added); with `--threads-per-worker`, speedup / workers.
  */
 import { fork } from 'node:child_process';
 import path from 'node:path';
@@ -133,6 +134,7 @@ function formatTable(rows: BenchRow[]): string[] {
     'workers',
     'threadsPerWorker',
     'seconds',
+    'secondsPerRun',
     'imagesPerSecond',
     'speedup',
     'efficiency',
@@ -150,6 +152,7 @@ function formatTable(rows: BenchRow[]): string[] {
   const short: Record<string, string> = {
     threadsPerWorker: 'threads',
     seconds: 'sweep s',
+    secondsPerRun: 's/run',
     imagesPerSecond: 'img/s',
     efficiency: 'eff',
     stepMs: 'step',
@@ -184,7 +187,7 @@ function formatTable(rows: BenchRow[]): string[] {
 export default defineBenchmark({
   name: 'scaling',
   description:
-    'sweep of runs on 1 vs 2 workers, and weak / strong data-parallel scaling of one run with the training step split (wasm, cores / N threads each, ring on loopback)',
+    'sweep of runs on 1 vs 2 workers, and weak / strong data-parallel scaling of one run with the training step split (wasm; N workers share the cores, or each its own with --threads-per-worker; ring on loopback)',
   async run({ args, log, setBackend }) {
     const workerCounts = option(args, '--workers')?.split(',').map(Number) ?? [1, 2];
     const models = (option(args, '--models')?.split(',') ?? ['base', 'resnet50']) as ModelName[];
@@ -204,13 +207,19 @@ export default defineBenchmark({
     const cores = availableCores();
     const fixedThreads =
       option(args, '--threads-per-worker') === undefined ? undefined : count(args, '--threads-per-worker', 1);
+    // Same cores for every configuration (cores / N each, the wasm pool's cap of 8 respected), unless
+    // --threads-per-worker gives each worker its own (one node per worker: adding workers adds cores).
+    const threadsFor = (workers: number) =>
+      fixedThreads ?? Math.max(1, Math.floor(Math.min(cores, 8 * workers) / workers));
+    // Efficiency is per core: against the cores the first worker count's configuration uses.
+    const firstCores = (workerCounts[0] ?? 1) * threadsFor(workerCounts[0] ?? 1);
     const rows: BenchRow[] = [];
     for (const model of models) {
       const small = model === 'base';
       // Few steps for the large model keep the whole benchmark near 10 minutes on 2 shared cores.
       // At least 2 training steps in weak / strong: the first is warm-up, untimed.
       const steps = count(args, '--steps', small ? 20 : 3, 2);
-      const sweepSteps = count(args, '--sweep-steps', small ? 20 : 1);
+      const sweepSteps = count(args, '--sweep-steps', small ? 20 : 2);
       const pretrainSteps = count(args, '--pretrain-steps', small ? 10 : 1, 0);
       const groupsPerStep = count(args, '--groups-per-step', 1);
       for (let trial = 1; trial <= rounds; trial++) {
@@ -218,9 +227,7 @@ export default defineBenchmark({
         const baseline: Partial<Record<Section, number>> = {};
         for (const section of sections) {
           for (const workers of workerCounts) {
-            // Same cores for every configuration (cores / N each), unless --threads-per-worker gives each worker its
-            // own (one node per worker: adding workers adds cores).
-            const threads = fixedThreads ?? Math.max(1, Math.floor(Math.min(cores, 8 * workers) / workers));
+            const threads = threadsFor(workers);
             const common = { model, threads, groupsPerStep, ringProbes: probes };
             log(`${model} ${section}: ${workers} worker${workers === 1 ? '' : 's'}, ${threads} thread(s) each…`);
             if (section === 'sweep') {
@@ -240,6 +247,10 @@ export default defineBenchmark({
               setBackend(results[0]?.engine ?? 'wasm');
               baseline.sweep ??= seconds;
               const speedup = (baseline.sweep ?? seconds) / seconds;
+              // Where a run's time goes: its whole wall, and its training steps after the first (steady state).
+              const all = results.flatMap((r) => r.runs);
+              const timed = all.filter((r) => r.phases.training.steps > 0);
+              const mean = (xs: number[]) => (xs.length > 0 ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
               rows.push({
                 ...(rounds > 1 ? { round: trial } : {}),
                 section,
@@ -249,8 +260,10 @@ export default defineBenchmark({
                 runs: runsInSweep,
                 seconds: round(seconds),
                 runsPerHour: round((3600 * runsInSweep) / seconds, 1),
+                secondsPerRun: round(mean(all.map((r) => r.seconds))),
+                stepMs: round(mean(timed.map((r) => (1000 * r.phases.training.seconds) / r.phases.training.steps)), 1),
                 speedup: round(speedup),
-                efficiency: round(speedup / workers),
+                efficiency: round(speedup / ((workers * threads) / firstCores)),
               });
               log(`  ${seconds.toFixed(1)} s for ${runsInSweep} runs, ×${speedup.toFixed(2)}`);
               continue;
@@ -284,7 +297,7 @@ export default defineBenchmark({
               globalBatch,
               imagesPerSecond: round(imagesPerSecond),
               speedup: round(speedup),
-              efficiency: round(speedup / workers),
+              efficiency: round(speedup / ((workers * threads) / firstCores)),
               ...(Object.fromEntries(Object.entries(split).map(([k, v]) => [k, round(v, 1)])) as Record<
                 string,
                 number
