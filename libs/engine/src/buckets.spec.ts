@@ -161,6 +161,16 @@ describe('flattenGradients / unflattenGradients', () => {
     tf.dispose([grads, wrong['b']!]);
   });
 
+  it('makes tensors that keep their values when the buckets are overwritten afterwards', async () => {
+    const grads = gradsFor(variables, 6);
+    const layout = createBucketLayout(variables, { bucketBytes: 4096 });
+    const { buckets } = await flattenGradients(grads, layout);
+    const back = byName(unflattenGradients(buckets, layout));
+    buckets.forEach((b) => b.fill(-7));
+    for (const v of variables) expect(back[v.name]!.dataSync()).toEqual(grads[v.name]!.dataSync());
+    tf.dispose([grads, back]);
+  });
+
   it('does not leave tensors behind', async () => {
     const layout = createBucketLayout(variables, { bucketBytes: 64 });
     const grads = gradsFor(variables, 5);

@@ -1,4 +1,4 @@
-import { tensor, type NamedTensorMap, type Tensor } from '@tensorflow/tfjs-core';
+import { backend, getBackend, tensor, type NamedTensorMap, type Tensor, type TensorInfo } from '@tensorflow/tfjs-core';
 import { EngineArgumentError } from './errors.js';
 import { hash128 } from './hash.js';
 
@@ -162,17 +162,80 @@ export async function flattenGradients(
     const reuse = into?.[i];
     return reuse?.length === b.elements ? reuse : new Float32Array(b.elements);
   });
-  const values = await Promise.all(tensors.map((t) => t.data()));
+  const heap = wasmHeap();
+  if (heap) {
+    // One copy, straight from the wasm heap into the buckets: no intermediate array per variable (at 11 MB per
+    // step those allocations and their garbage cost more than the copy). No allocation happens between taking
+    // a view and copying from it, so the heap cannot grow (and detach the view) in between.
+    copyIntoBuckets(
+      tensors.map((t) => heap.typedArrayFromHeap(t)),
+      layout,
+      buckets
+    );
+  } else {
+    const values = await Promise.all(tensors.map((t) => t.data()));
+    copyIntoBuckets(values as Float32Array[], layout, buckets);
+  }
+  return { layout, buckets };
+}
+
+/** The part of TF.js's wasm backend the buckets use (also the engine's kernels' way into the heap). */
+interface WasmHeapAccess {
+  typedArrayFromHeap(info: TensorInfo): Float32Array;
+}
+
+/**
+ * The wasm backend, when it is the active one: its tensors live in the wasm heap, readable as views without a copy,
+ * and it copies a new tensor's values into the heap at creation (`BackendWasm.move`) — so a tensor may be made from
+ * a view of a buffer that is reused afterwards. Other backends (cpu, tensorflow) keep a reference to the array they
+ * are given, and theirs is read with `data()`.
+ */
+function wasmHeap(): WasmHeapAccess | undefined {
+  if (getBackend() !== 'wasm') return undefined;
+  const b = backend() as unknown as Partial<WasmHeapAccess>;
+  return typeof b.typedArrayFromHeap === 'function' ? (b as WasmHeapAccess) : undefined;
+}
+
+/**
+ * The copy half of `flattenGradients`, for values already read back: `values[i]` holds variable i's values (layout
+ * order, flat), copied into `buckets` (one per layout bucket, of its length).
+ */
+function copyIntoBuckets(
+  values: readonly Float32Array[],
+  layout: BucketLayout,
+  buckets: readonly Float32Array[]
+): void {
+  if (values.length !== layout.variables.length) {
+    throw new EngineArgumentError(
+      'copyIntoBuckets',
+      'values',
+      `has ${values.length} arrays, the layout ${layout.variables.length} variables`
+    );
+  }
+  layout.variables.forEach((v, i) => {
+    if ((values[i] as Float32Array).length !== v.size) {
+      throw new EngineArgumentError(
+        'copyIntoBuckets',
+        `values[${i}]`,
+        `has ${(values[i] as Float32Array).length} values, '${v.name}' ${v.size}`
+      );
+    }
+  });
   for (let i = 0; i < layout.buckets.length; i++) {
-    const bucket = buckets[i] as Float32Array;
-    for (const s of (layout.buckets[i] as BucketLayout['buckets'][number]).segments) {
-      const source = values[s.variable] as ArrayLike<number> & {
-        subarray(begin: number, end: number): ArrayLike<number>;
-      };
+    const bucket = buckets[i];
+    const b = layout.buckets[i] as BucketLayout['buckets'][number];
+    if (bucket?.length !== b.elements) {
+      throw new EngineArgumentError(
+        'copyIntoBuckets',
+        `buckets[${i}]`,
+        `has ${bucket?.length ?? 'no'} values, the layout ${b.elements}`
+      );
+    }
+    for (const s of b.segments) {
+      const source = values[s.variable] as Float32Array;
       bucket.set(source.subarray(s.variableOffset, s.variableOffset + s.length), s.bucketOffset);
     }
   }
-  return { layout, buckets };
 }
 
 /**
@@ -187,7 +250,6 @@ export function unflattenGradients(buckets: readonly Float32Array[], layout: Buc
       `has ${buckets.length} buckets, the layout ${layout.buckets.length}`
     );
   }
-  const flat = layout.variables.map((v) => new Float32Array(v.size));
   layout.buckets.forEach((b, i) => {
     const bucket = buckets[i] as Float32Array;
     if (bucket.length !== b.elements) {
@@ -197,7 +259,27 @@ export function unflattenGradients(buckets: readonly Float32Array[], layout: Buc
         `has ${bucket.length} values, the layout ${b.elements}`
       );
     }
+  });
+  // A variable held whole by one segment: on wasm its tensor is made from a view of the bucket (wasm copies it into
+  // the heap at once); elsewhere the backend would keep the view, which the caller may reuse, so it gets a copy.
+  const copiesOnCreate = wasmHeap() !== undefined;
+  const whole: (Float32Array | undefined)[] = layout.variables.map(() => undefined);
+  layout.buckets.forEach((b, i) => {
     for (const s of b.segments) {
+      if (s.length === (layout.variables[s.variable] as BucketLayout['variables'][number]).size) {
+        whole[s.variable] = (buckets[i] as Float32Array).subarray(s.bucketOffset, s.bucketOffset + s.length);
+      }
+    }
+  });
+  const flat = layout.variables.map((v, k) => {
+    const view = whole[k];
+    return view ? (copiesOnCreate ? view : view.slice()) : new Float32Array(v.size);
+  });
+  // Variables split across buckets are put together from their segments.
+  layout.buckets.forEach((b, i) => {
+    const bucket = buckets[i] as Float32Array;
+    for (const s of b.segments) {
+      if (whole[s.variable]) continue;
       (flat[s.variable] as Float32Array).set(
         bucket.subarray(s.bucketOffset, s.bucketOffset + s.length),
         s.variableOffset

@@ -13,6 +13,7 @@ export { runExperiment, type ExperimentRun, type RunExperimentOptions } from './
 export { createOptimizer, type Optimizer } from './optimizer.js';
 export { pretrain, type PretrainOptions, type PretrainOutcome, type PretrainState } from './pretrain.js';
 export type { PhaseName, StepProgress } from './progress.js';
+export { readStepProfile, resetStepProfile, type StepProfile } from './step-profile.js';
 export {
   LOCAL_REDUCER,
   ShardedStep,

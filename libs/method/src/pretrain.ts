@@ -14,6 +14,7 @@ import { LOCAL_REDUCER, ShardedStep, sumCrossEntropy } from './reducer.js';
 import type { EmbeddedGroup, PretrainingResult } from './results.js';
 import { assignAll, readAll } from './run-state.js';
 import type { ResolvedPretraining } from './spec.js';
+import { addStepTime } from './step-profile.js';
 
 /** Pretraining's dropout masks come from steps far past any training step, so the two phases never share masks. */
 const PRETRAINING_DROPOUT_STEPS = 2 ** 40;
@@ -229,8 +230,10 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainOutcom
               selectedStep = lossPerStep.length;
               selectedLoss = reduced.loss;
             }
+            const updateStart = performance.now();
             optimizer.apply(reduced.gradSums, reduced.gradScale);
             reduced.gradSums.forEach((g) => g.dispose());
+            addStepTime('optimizerMs', updateStart);
             span.setAttributes({ [ATTR.stepSamples]: globalCount, [ATTR.loss]: reduced.loss });
             instruments.recordStep(secondsSince(stepStart), mineCount);
             return { loss: reduced.loss, globalCount };

@@ -4,6 +4,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { memoryRing } from './memory-ring.spec-helper.js';
 import { ShardedStep, sumCrossEntropy } from './reducer.js';
+import { readStepProfile, resetStepProfile } from './step-profile.js';
 
 function tinyModel(): tfl.LayersModel {
   const model = tfl.sequential({
@@ -49,6 +50,24 @@ describe('ShardedStep', () => {
     model.dispose();
     return results;
   }
+
+  it('counts every step and where its time went in the step profile', async () => {
+    resetStepProfile();
+    expect(readStepProfile()).toEqual({
+      steps: 0,
+      forwardBackwardMs: 0,
+      readBackMs: 0,
+      reduceMs: 0,
+      unpackMs: 0,
+      optimizerMs: 0,
+    });
+    await stepOn(3); // one step on each of three ranks
+    const profile = readStepProfile();
+    expect(profile.steps).toBe(3);
+    expect(profile.forwardBackwardMs).toBeGreaterThan(0);
+    for (const [field, ms] of Object.entries(profile)) expect(ms, field).toBeGreaterThanOrEqual(0);
+    expect(profile.optimizerMs).toBe(0); // timed by the phase loops, not by the step
+  });
 
   it('gives every world size the gradient of the global mean loss', async () => {
     const [single] = await stepOn(1);

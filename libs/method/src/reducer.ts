@@ -1,5 +1,6 @@
 import { createBucketLayout, flattenGradients, unflattenGradients, type BucketLayout } from '@supwalsh/engine';
 import * as tf from '@tensorflow/tfjs-core';
+import { addStepTime, countStep } from './step-profile.js';
 
 /**
  * How the ranks of a run combine their partial sums. The service passes one backed by @supwalsh/collective's ring
@@ -62,6 +63,8 @@ export class ShardedStep {
     // One turn of the event loop per step: on one rank nothing else awaits I/O, and a worker must keep answering
     // heartbeats and aborts while it trains.
     await new Promise(setImmediate);
+    countStep();
+    let t = performance.now();
     let correct: tf.Scalar | undefined;
     const local = forward
       ? tf.variableGrads(() => {
@@ -71,11 +74,13 @@ export class ShardedStep {
         }, this.variables as tf.Variable[])
       : undefined;
     const localGrads = local ? this.variables.map((v) => local.grads[v.name] as tf.Tensor) : undefined;
+    t = addStepTime('forwardBackwardMs', t);
     let handedOver = false;
     try {
       const stats = new Float32Array(2);
       if (local)
         stats.set([(await local.value.data())[0] as number, (await (correct as tf.Scalar).data())[0] as number]);
+      t = addStepTime('readBackMs', t);
       const gradScale = 1 / globalCount;
       if (this.reducer.worldSize === 1) {
         // The local sums are the step's sums: handed over as they are (the finally below keeps them alive).
@@ -99,12 +104,16 @@ export class ShardedStep {
       const total = this.layout.totalElements;
       this.fused ??= new Float32Array(total + 2);
       const gradients = this.fused.subarray(0, total);
+      // Read back straight into the buffer (on wasm one copy out of the heap, no array per variable).
       if (localGrads) await flattenGradients(localGrads, this.layout, [gradients]);
       else gradients.fill(0);
       this.fused.set(stats, total);
+      t = addStepTime('readBackMs', t);
       await this.reducer.sum([this.fused]);
+      t = addStepTime('reduceMs', t);
       stats.set(this.fused.subarray(total));
       const gradSums = unflattenGradients([gradients], this.layout).map((g) => g.tensor);
+      addStepTime('unpackMs', t);
       return { gradSums, gradScale, loss: (stats[0] as number) / globalCount, correct: stats[1] as number };
     } finally {
       local?.value.dispose();

@@ -20,6 +20,7 @@ import { LOCAL_REDUCER, ShardedStep, sumCrossEntropy, type GradientReducer } fro
 import type { EpochMetrics } from './results.js';
 import { assignAll, readAll } from './run-state.js';
 import type { ResolvedEvaluation, ResolvedTraining } from './spec.js';
+import { addStepTime } from './step-profile.js';
 
 /** The seed fixes the batch order (shared by every arm, so arms see the same batches). */
 export interface TrainOptions extends PhaseOptions {
@@ -129,8 +130,10 @@ export async function train(options: TrainOptions): Promise<TrainOutcome> {
               reduced.gradSums.forEach((g) => g.dispose());
               throw new NonFiniteLossError('training', trainLossPerStep.length, reduced.loss);
             }
+            const updateStart = performance.now();
             optimizer.apply(reduced.gradSums, reduced.gradScale);
             reduced.gradSums.forEach((g) => g.dispose());
+            addStepTime('optimizerMs', updateStart);
             span.setAttribute(ATTR.loss, reduced.loss);
             instruments.recordStep(secondsSince(stepStart), mine.length);
             return { loss: reduced.loss, correct: reduced.correct };
