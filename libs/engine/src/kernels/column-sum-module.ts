@@ -1,15 +1,4 @@
-import {
-  instantiateRun,
-  isSharedMemory,
-  memoryLimits,
-  name,
-  section,
-  sleb,
-  uleb,
-  vec,
-  type UpdateFunction,
-  type WasmMemory,
-} from '../optim/wasm-update-module.js';
+import { compiledPerHeap, encodeRunModule, I32, OP, SIMD, sleb, uleb } from '../wasm-module.js';
 
 /**
  * `run(x, out, rows, rowBytes, vectorBytes)`: adds the `rows` consecutive rows of `rowBytes` bytes starting at byte
@@ -18,24 +7,6 @@ import {
  * order a scalar loop uses, in float32 — a reduction over leading axes without transposing the tensor first.
  */
 export type ColumnSumFunction = (x: number, out: number, rows: number, rowBytes: number, vectorBytes: number) => void;
-
-const I32 = 0x7f;
-const OP = {
-  block: 0x02,
-  loop: 0x03,
-  br: 0x0c,
-  brIf: 0x0d,
-  end: 0x0b,
-  localGet: 0x20,
-  localSet: 0x21,
-  i32Const: 0x41,
-  i32GeU: 0x4f,
-  i32Add: 0x6a,
-  f32Load: 0x2a,
-  f32Store: 0x38,
-  f32Add: 0x92,
-} as const;
-const SIMD = { v128Load: 0x00, v128Store: 0x0b, f32x4Add: 0xe4 } as const;
 
 // Parameters, then locals.
 const X = 0;
@@ -101,25 +72,13 @@ export function encodeColumnSumModule(shared: boolean): Uint8Array {
   set(ROW);
   code.push(OP.br, ...uleb(0), OP.end, OP.end, OP.end);
 
-  const body = [...vec([[...uleb(3), I32]]), ...code];
-  return Uint8Array.from([
-    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
-    ...section(1, vec([[0x60, ...vec([[I32], [I32], [I32], [I32], [I32]]), ...vec([])]])),
-    ...section(2, vec([[...name('env'), ...name('memory'), 0x02, ...memoryLimits(shared)]])),
-    ...section(3, vec([uleb(0)])),
-    ...section(7, vec([[...name('run'), 0x00, ...uleb(0)]])),
-    ...section(10, vec([[...uleb(body.length), ...body]])),
-  ]);
+  return encodeRunModule(
+    Array.from({ length: 5 }, () => I32),
+    [[3, I32]],
+    code,
+    shared
+  );
 }
-
-const compiled = new WeakMap<WasmMemory, ColumnSumFunction>();
 
 /** The column sum compiled against `memory` (once per heap; the module is ≈ 150 bytes). */
-export function columnSumFor(memory: WasmMemory): ColumnSumFunction {
-  let fn = compiled.get(memory);
-  if (fn === undefined) {
-    fn = instantiateRun(encodeColumnSumModule(isSharedMemory(memory)), memory) as UpdateFunction as ColumnSumFunction;
-    compiled.set(memory, fn);
-  }
-  return fn;
-}
+export const columnSumFor = compiledPerHeap<ColumnSumFunction>(encodeColumnSumModule);

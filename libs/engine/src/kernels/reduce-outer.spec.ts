@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initEngine } from '../init-engine.js';
-import { validateModule } from '../optim/wasm-update-module.js';
+import { validateModule } from '../wasm-module.js';
 import { encodeColumnSumModule } from './column-sum-module.js';
 import { outerReduction } from './reduce-outer.js';
 import { nativeWasmKernel } from './register-all.js';

@@ -1,15 +1,4 @@
-import {
-  instantiateRun,
-  isSharedMemory,
-  memoryLimits,
-  name,
-  section,
-  sleb,
-  uleb,
-  vec,
-  type UpdateFunction,
-  type WasmMemory,
-} from '../optim/wasm-update-module.js';
+import { compiledPerHeap, encodeRunModule, I32, OP, SIMD, sleb, uleb, V128 } from '../wasm-module.js';
 
 /**
  * `run(x, best, chosen, vectorBytes, rows, cols, rowBytes, colBytes, base, rowStride, colStride)`: the first maximum
@@ -32,31 +21,6 @@ export type WindowArgmaxFunction = (
   rowStride: number,
   colStride: number
 ) => void;
-
-const I32 = 0x7f;
-const V128 = 0x7b;
-const OP = {
-  block: 0x02,
-  loop: 0x03,
-  br: 0x0c,
-  brIf: 0x0d,
-  end: 0x0b,
-  localGet: 0x20,
-  localSet: 0x21,
-  i32Const: 0x41,
-  i32GeU: 0x4f,
-  i32Add: 0x6a,
-  i32Mul: 0x6c,
-} as const;
-const SIMD = {
-  v128Load: 0x00,
-  v128Const: 0x0c,
-  v128Store: 0x0b,
-  i32x4Splat: 0x11,
-  f32x4Gt: 0x44,
-  v128Bitselect: 0x52,
-  i32x4Add: 0xae,
-} as const;
 
 // Parameters.
 const X = 0;
@@ -198,34 +162,16 @@ export function encodeWindowArgmaxModule(shared: boolean): Uint8Array {
   });
   code.push(OP.end);
 
-  const body = [
-    ...vec([
-      [...uleb(4), I32],
-      [...uleb(4), V128],
-    ]),
-    ...code,
-  ];
-  return Uint8Array.from([
-    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
-    ...section(1, vec([[0x60, ...vec(Array.from({ length: 11 }, () => [I32])), ...vec([])]])),
-    ...section(2, vec([[...name('env'), ...name('memory'), 0x02, ...memoryLimits(shared)]])),
-    ...section(3, vec([uleb(0)])),
-    ...section(7, vec([[...name('run'), 0x00, ...uleb(0)]])),
-    ...section(10, vec([[...uleb(body.length), ...body]])),
-  ]);
+  return encodeRunModule(
+    Array.from({ length: 11 }, () => I32),
+    [
+      [4, I32],
+      [4, V128],
+    ],
+    code,
+    shared
+  );
 }
-
-const compiled = new WeakMap<WasmMemory, WindowArgmaxFunction>();
 
 /** The window argmax compiled against `memory` (once per heap). */
-export function windowArgmaxFor(memory: WasmMemory): WindowArgmaxFunction {
-  let fn = compiled.get(memory);
-  if (fn === undefined) {
-    fn = instantiateRun(
-      encodeWindowArgmaxModule(isSharedMemory(memory)),
-      memory
-    ) as UpdateFunction as WindowArgmaxFunction;
-    compiled.set(memory, fn);
-  }
-  return fn;
-}
+export const windowArgmaxFor = compiledPerHeap<WindowArgmaxFunction>(encodeWindowArgmaxModule);

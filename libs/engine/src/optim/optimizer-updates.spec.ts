@@ -2,9 +2,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initEngine } from '../init-engine.js';
 import { onBoth } from '../kernels/run-on-both-backends.spec-helper.js';
+import { validateModule } from '../wasm-module.js';
 import { ADAM_UPDATE_KERNEL, adamUpdate, SGD_UPDATE_KERNEL, sgdUpdate } from './optimizer-updates.js';
 import { adamProgram, sgdProgram } from './update-program.js';
-import { encodeModule, validateModule } from './wasm-update-module.js';
+import { encodeModule } from './wasm-update-module.js';
 
 beforeAll(async () => {
   await initEngine({ backend: 'wasm' });

@@ -7,8 +7,9 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
 import { EngineArgumentError, KernelConfigError } from '../errors.js';
+import { isWasmMemory, type WasmMemory } from '../wasm-module.js';
 import { adamProgram, runProgramAsOps, sgdProgram, type UpdateProgram } from './update-program.js';
-import { compileUpdate, isWasmMemory, type UpdateFunction, type WasmMemory } from './wasm-update-module.js';
+import { compileUpdate, type UpdateFunction } from './wasm-update-module.js';
 
 /** The fused Adam update's kernel name (wasm backend). */
 export const ADAM_UPDATE_KERNEL = 'SupwalshAdamUpdate';
