@@ -12,7 +12,7 @@ import {
 import { describe, expect, it } from 'vitest';
 import { envName, parseCommandArgs } from './args.js';
 import { formatRunResults } from './commands.js';
-import { createEventPrinter, duration } from './event-printer.js';
+import { createEventPrinter } from './event-printer.js';
 
 const MAIN = path.resolve(import.meta.dirname, '../dist/main.js');
 
@@ -179,12 +179,6 @@ describe('createEventPrinter', () => {
     expect(live).toMatch(/^ {2}pretraining epoch 1\/1 {2}\[#{10}\.{10}\] 1\/2 {2}loss 1\.0000/);
     expect(live).not.toContain('\n');
     expect(next).toBe('next\n');
-  });
-
-  it('formats durations as m:ss and h:mm:ss', () => {
-    expect(duration(0)).toBe('0:00');
-    expect(duration(59.6)).toBe('1:00');
-    expect(duration(3725)).toBe('1:02:05');
   });
 });
 

@@ -11,10 +11,10 @@ import {
   type SupWalshClientOptions,
 } from '@supwalsh/sdk';
 import { resolveClientToken, TLS_OPTIONS } from '@supwalsh/security';
-import { parseSpecText } from '@supwalsh/spec';
+import { parseSpecText, percent, type ProgressStream } from '@supwalsh/spec';
 import { nonNegativeInteger, parseCommandArgs, USAGE_EXIT_CODE, type FlagSpec } from './args.js';
 import { CliUsageError } from './errors.js';
-import { createEventPrinter, experimentStateName, type ProgressStream } from './event-printer.js';
+import { createEventPrinter, experimentStateName } from './event-printer.js';
 
 /** Where a command writes, what it reads its variables from, and what cancels it. */
 export interface CliIo {
@@ -147,7 +147,7 @@ export async function downloadReport(
   return report;
 }
 
-const percent = (x: number | undefined): string => (x === undefined ? '-' : `${(100 * x).toFixed(2)}%`);
+const percentOrDash = (x: number | undefined): string => (x === undefined ? '-' : percent(x));
 
 /** Each run's state and last epoch's accuracies, from the experiment itself (the light CLI's results). */
 export function formatRunResults(experiment: Experiment): string {
@@ -157,8 +157,8 @@ export function formatRunResults(experiment: Experiment): string {
       run.label,
       runStateToJSON(run.state).replace('RUN_STATE_', '').toLowerCase(),
       last ? String(last.epoch) : '-',
-      percent(last?.trainAccuracy),
-      percent(last?.testAccuracy),
+      percentOrDash(last?.trainAccuracy),
+      percentOrDash(last?.testAccuracy),
     ];
   });
   const header = ['RUN', 'STATE', 'EPOCH', 'TRAIN ACC', 'TEST ACC'];

@@ -7,15 +7,7 @@ import {
   type ExperimentState,
   type StepProgress,
 } from '@supwalsh/proto';
-
-/** Where progress goes: a terminal gets one live line per step, anything else plain lines. */
-export interface ProgressStream {
-  write(text: string): unknown;
-  readonly isTTY?: boolean;
-  readonly columns?: number;
-}
-
-const BAR_WIDTH = 20;
+import { duration, percent, progressBar, type ProgressStream } from '@supwalsh/spec';
 
 /** `EXPERIMENT_STATE_SUCCEEDED` → `succeeded`. */
 export function experimentStateName(state: ExperimentState): string {
@@ -96,27 +88,9 @@ function stepLine(s: StepProgress): string | undefined {
   if (phase === undefined) return undefined;
   return [
     `  ${phase.padEnd(11)} epoch ${s.epoch}/${s.epochsTotal}`,
-    `${bar(s.stepsPerEpoch > 0 ? s.stepInEpoch / s.stepsPerEpoch : 0)} ${s.stepInEpoch}/${s.stepsPerEpoch}`,
+    `${progressBar(s.stepsPerEpoch > 0 ? s.stepInEpoch / s.stepsPerEpoch : 0)} ${s.stepInEpoch}/${s.stepsPerEpoch}`,
     `loss ${s.loss.toFixed(4)} (epoch ${s.epochLoss.toFixed(4)})`,
     `${Math.round(s.imagesPerSecond)} img/s`,
     `ETA ${duration(s.etaSeconds ?? 0)}`,
   ].join('  ');
-}
-
-function bar(fraction: number): string {
-  const filled = Math.round(Math.min(1, Math.max(0, fraction)) * BAR_WIDTH);
-  return `[${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}]`;
-}
-
-function percent(x: number): string {
-  return `${(100 * x).toFixed(2)}%`;
-}
-
-/** `m:ss` or `h:mm:ss`. */
-export function duration(seconds: number): string {
-  const s = Math.max(0, Math.round(seconds));
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const rest = String(s % 60).padStart(2, '0');
-  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${rest}` : `${m}:${rest}`;
 }

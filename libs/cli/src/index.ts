@@ -36,5 +36,6 @@ export {
   type SubmitCommandOptions,
 } from './commands.js';
 export { CliUsageError } from './errors.js';
-export { createEventPrinter, duration, experimentStateName, type ProgressStream } from './event-printer.js';
+export { duration, type ProgressStream } from '@supwalsh/spec';
+export { createEventPrinter, experimentStateName } from './event-printer.js';
 export { runCli, type CliCommand } from './run-cli.js';

@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { ProgressStream } from '@supwalsh/spec';
 import { afterAll, describe, expect, it } from 'vitest';
 import { experimentCommand } from './experiment-command.js';
-import type { ProgressStream } from './progress-printer.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'supwalsh-experiment-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));

@@ -1,8 +1,9 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { MethodSpecError, runExperiment, type ExperimentResult } from '@supwalsh/method';
+import { duration, type ProgressStream } from '@supwalsh/spec';
 import { errorMessage } from './errors.js';
-import { createProgressPrinter, duration, type ProgressStream } from './progress-printer.js';
+import { createProgressPrinter } from './progress-printer.js';
 import { readSpecFile } from './spec-file.js';
 import { summarizeRuns } from './summary.js';
 import { formatResultsTable } from './tables.js';

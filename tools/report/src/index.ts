@@ -23,7 +23,8 @@ export {
   type StepLossChartOptions,
   type StepLossRow,
 } from './plots.js';
-export { createProgressPrinter, duration, type ProgressStream } from './progress-printer.js';
+export { duration, type ProgressStream } from '@supwalsh/spec';
+export { createProgressPrinter } from './progress-printer.js';
 export { renderSvg, svgToPng, type PngOptions } from './render.js';
 export {
   logGamma,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createProgressPrinter, duration } from './progress-printer.js';
+import { createProgressPrinter } from './progress-printer.js';
 
 const step = {
   type: 'step',
@@ -39,9 +39,5 @@ describe('createProgressPrinter', () => {
     expect(out[0]?.startsWith('\r\u001b[K  training')).toBe(true);
     expect(out[0]?.endsWith('\n')).toBe(false);
     expect(out[1]).toBe('\r\u001b[K▶ x\n');
-  });
-
-  it('formats durations as m:ss and h:mm:ss', () => {
-    expect([duration(0), duration(59.6), duration(61), duration(3725)]).toEqual(['0:00', '1:00', '1:01', '1:02:05']);
   });
 });

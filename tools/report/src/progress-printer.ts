@@ -1,13 +1,5 @@
 import type { MethodEvent } from '@supwalsh/method';
-
-/** Where progress goes: a terminal gets one live bar per run, anything else plain lines. */
-export interface ProgressStream {
-  write(text: string): unknown;
-  readonly isTTY?: boolean;
-  readonly columns?: number;
-}
-
-const BAR_WIDTH = 20;
+import { duration, percent, progressBar, type ProgressStream } from '@supwalsh/spec';
 
 /**
  * Prints an experiment's events for a person: on a terminal, the running step rewrites one line (phase, epoch, bar,
@@ -35,7 +27,7 @@ export function createProgressPrinter(stream: ProgressStream): (event: MethodEve
       case 'step': {
         const text = [
           `  ${event.phase.padEnd(11)} epoch ${event.epoch}/${event.epochsTotal}`,
-          `${bar(event.stepInEpoch / event.stepsPerEpoch)} ${event.stepInEpoch}/${event.stepsPerEpoch}`,
+          `${progressBar(event.stepInEpoch / event.stepsPerEpoch)} ${event.stepInEpoch}/${event.stepsPerEpoch}`,
           `loss ${event.loss.toFixed(4)} (epoch ${event.epochLoss.toFixed(4)})`,
           `${Math.round(event.imagesPerSecond)} img/s`,
           `ETA ${duration(event.etaSeconds)}`,
@@ -71,22 +63,4 @@ export function createProgressPrinter(stream: ProgressStream): (event: MethodEve
         break;
     }
   };
-}
-
-function bar(fraction: number): string {
-  const filled = Math.round(Math.min(1, Math.max(0, fraction)) * BAR_WIDTH);
-  return `[${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}]`;
-}
-
-function percent(x: number): string {
-  return `${(100 * x).toFixed(2)}%`;
-}
-
-/** `m:ss` or `h:mm:ss`. */
-export function duration(seconds: number): string {
-  const s = Math.max(0, Math.round(seconds));
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const rest = String(s % 60).padStart(2, '0');
-  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${rest}` : `${m}:${rest}`;
 }

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Principal } from '@supwalsh/dashboard';
+import { HEADLESS_CHROMIUM, type Principal } from '@supwalsh/dashboard';
 import { createSupWalshClient, type SupWalshClient } from '@supwalsh/sdk';
 import { parseSpecText } from '@supwalsh/wire';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -17,17 +17,6 @@ import { startWorkerProcess, type TestProcess } from '../process-cluster.spec-he
 import { createCoordinatorServer, type CoordinatorServerHandle } from '../server.js';
 import { openStore, type Store } from '../store.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const ADMIN_TOKEN = 'dashboard-admin-token-42';
 const CLIENT_TOKEN = 'dashboard-client-token-42';
 const PRINCIPALS: Record<string, Principal> = {
@@ -95,11 +84,8 @@ describe.skipIf(lacks('chromium'))('the dashboard in Chromium', () => {
       cacheDir: path.join(dataDir, 'cache'),
     });
     client = createSupWalshClient({ address });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      // launch() gives the browser a fresh temporary --user-data-dir of its own (and refuses one in args).
-      args: CHROMIUM_ARGS,
-    });
+    // launch() gives the browser a fresh temporary --user-data-dir of its own (and refuses one in args).
+    browser = await chromium.launch({ ...HEADLESS_CHROMIUM, args: [...HEADLESS_CHROMIUM.args] });
     const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 900 } });
     page = await context.newPage();
     page.on('console', (m) => {

@@ -2,23 +2,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createCoordinatorServer, openStore, silentLogger } from '@supwalsh/coordinator';
+import { HEADLESS_CHROMIUM } from '@supwalsh/dashboard';
 import { Phase } from '@supwalsh/proto';
 import { createSupWalshClient } from '@supwalsh/sdk';
 import { parseSpecText } from '@supwalsh/wire';
 import { chromium } from 'playwright-core';
 import { defineBenchmark, option, type BenchRow } from '../benchmark.js';
-
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -35,7 +24,9 @@ export default defineBenchmark({
   name: 'dashboard',
   description: 'dashboard: experiments page render time with 1000 experiments; live traffic of a running experiment',
   async run({ args, log }) {
-    if (!fs.existsSync(CHROMIUM)) throw new Error(`the dashboard benchmark needs chromium at ${CHROMIUM}`);
+    if (!fs.existsSync(HEADLESS_CHROMIUM.executablePath)) {
+      throw new Error(`the dashboard benchmark needs chromium at ${HEADLESS_CHROMIUM.executablePath}`);
+    }
     const count = Number(option(args, '--experiments') ?? 1000);
     const stepsPerSecond = Number(option(args, '--steps-per-second') ?? 50);
     const seconds = Number(option(args, '--seconds') ?? 20);
@@ -51,7 +42,7 @@ export default defineBenchmark({
       settings: { maxActiveExperiments: count + 10, maxQueuedExperiments: count + 10 },
     });
     const client = createSupWalshClient({ address: `127.0.0.1:${server.port}` });
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    const browser = await chromium.launch({ ...HEADLESS_CHROMIUM, args: [...HEADLESS_CHROMIUM.args] });
     const rows: BenchRow[] = [];
     try {
       const spec = parseSpecText(`
