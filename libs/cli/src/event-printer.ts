@@ -7,7 +7,7 @@ import {
   type ExperimentState,
   type StepProgress,
 } from '@supwalsh/proto';
-import { duration, percent, progressBar, type ProgressStream } from '@supwalsh/spec';
+import { epochText, stepText, type ProgressStream } from '@supwalsh/spec';
 
 /** `EXPERIMENT_STATE_SUCCEEDED` → `succeeded`. */
 export function experimentStateName(state: ExperimentState): string {
@@ -64,11 +64,7 @@ export function createEventPrinter(
       case 'epochMetrics': {
         const m = p.value;
         if (m.trainLoss === undefined || m.trainAccuracy === undefined) return;
-        const test =
-          m.testAccuracy === undefined ? '' : `  test loss ${m.testLoss?.toFixed(4)} acc ${percent(m.testAccuracy)}`;
-        line(
-          `  epoch ${m.epoch}: train loss ${m.trainLoss.toFixed(4)} acc ${percent(m.trainAccuracy)}${test}  (${m.durationSeconds.toFixed(1)} s)`
-        );
+        line(epochText({ ...m, trainLoss: m.trainLoss, trainAccuracy: m.trainAccuracy, seconds: m.durationSeconds }));
         return;
       }
       case 'log': {
@@ -86,11 +82,5 @@ function stepLine(s: StepProgress): string | undefined {
   const phase =
     s.phase === Phase.PHASE_PRETRAINING ? 'pretraining' : s.phase === Phase.PHASE_TRAINING ? 'training' : undefined;
   if (phase === undefined) return undefined;
-  return [
-    `  ${phase.padEnd(11)} epoch ${s.epoch}/${s.epochsTotal}`,
-    `${progressBar(s.stepsPerEpoch > 0 ? s.stepInEpoch / s.stepsPerEpoch : 0)} ${s.stepInEpoch}/${s.stepsPerEpoch}`,
-    `loss ${s.loss.toFixed(4)} (epoch ${s.epochLoss.toFixed(4)})`,
-    `${Math.round(s.imagesPerSecond)} img/s`,
-    `ETA ${duration(s.etaSeconds ?? 0)}`,
-  ].join('  ');
+  return stepText({ ...s, phase, etaSeconds: s.etaSeconds ?? 0 });
 }

@@ -17,5 +17,14 @@
  */
 export { ENUMS, enumValue, requireKnownEnum, shortName, valueNames, type EnumInfo } from './enums.js';
 export { SpecValidationError } from './errors.js';
-export { duration, percent, progressBar, type ProgressStream } from './progress-text.js';
+export {
+  duration,
+  epochText,
+  percent,
+  progressBar,
+  stepText,
+  type EpochText,
+  type ProgressStream,
+  type StepText,
+} from './progress-text.js';
 export { MAX_SPEC_TEXT_BYTES, parseSpecText, snake } from './spec-text.js';

@@ -1,5 +1,5 @@
 import type { MethodEvent } from '@supwalsh/method';
-import { duration, percent, progressBar, type ProgressStream } from '@supwalsh/spec';
+import { duration, epochText, stepText, type ProgressStream } from '@supwalsh/spec';
 
 /**
  * Prints an experiment's events for a person: on a terminal, the running step rewrites one line (phase, epoch, bar,
@@ -25,13 +25,7 @@ export function createProgressPrinter(stream: ProgressStream): (event: MethodEve
         if (event.state === 'running') line(`▶ ${event.runId}`);
         break;
       case 'step': {
-        const text = [
-          `  ${event.phase.padEnd(11)} epoch ${event.epoch}/${event.epochsTotal}`,
-          `${progressBar(event.stepInEpoch / event.stepsPerEpoch)} ${event.stepInEpoch}/${event.stepsPerEpoch}`,
-          `loss ${event.loss.toFixed(4)} (epoch ${event.epochLoss.toFixed(4)})`,
-          `${Math.round(event.imagesPerSecond)} img/s`,
-          `ETA ${duration(event.etaSeconds)}`,
-        ].join('  ');
+        const text = stepText(event);
         if (tty) {
           const width = stream.columns ?? 120;
           stream.write(`\r\u001b[K${text.slice(0, width - 1)}`);
@@ -42,12 +36,7 @@ export function createProgressPrinter(stream: ProgressStream): (event: MethodEve
         break;
       }
       case 'epoch': {
-        const m = event.metrics;
-        const test =
-          m.testAccuracy === undefined ? '' : `  test loss ${m.testLoss?.toFixed(4)} acc ${percent(m.testAccuracy)}`;
-        line(
-          `  epoch ${m.epoch}: train loss ${m.trainLoss.toFixed(4)} acc ${percent(m.trainAccuracy)}${test}  (${m.seconds.toFixed(1)} s)`
-        );
+        line(epochText(event.metrics));
         break;
       }
       case 'run-finished': {
