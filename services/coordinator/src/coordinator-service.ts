@@ -376,8 +376,7 @@ export function createCoordinatorService(ctx: CoordinatorContext, state: Service
       ),
     })),
     reportProgress: unary('ReportProgress', (request, principal) => {
-      requireWorkerOwnership(ctx, principal, request.workerId);
-      requireWorkerInstance(ctx, request.workerId, request.instanceId);
+      requireWorkerInstance(ctx, principal, request.workerId, request.instanceId);
       checkReportsPlausible(ctx, request);
       return reportProgress(ctx, request);
     }),

@@ -2,7 +2,7 @@ import { ArtifactKind, type RegisterWorkerRequest } from '@supwalsh/proto';
 import type { Principal } from '@supwalsh/security';
 import type { CoordinatorContext } from './context.js';
 import { InvalidArgumentError, PermissionDeniedError, WrongStateError } from './errors.js';
-import type { ArtifactRecord, RunRecord } from './store.js';
+import type { ArtifactRecord, RunRecord, WorkerRecord } from './store.js';
 
 /**
  * What a worker principal may do with worker ids, runs and checkpoints (ARCHITECTURE.md invariant 6). A worker id
@@ -49,30 +49,40 @@ export function bindWorker(ctx: CoordinatorContext, principal: Principal, worker
 
 /** Refuses (PERMISSION_DENIED) a call under `workerId` from a principal other than the one that registered it. */
 export function requireWorkerOwnership(ctx: CoordinatorContext, principal: Principal, workerId: string): void {
-  const worker = ctx.store.getWorker(workerId);
-  if (!worker || !worker.principal || worker.principal === principal.name) return;
-  throw new PermissionDeniedError(
-    principal.name,
-    `worker ${workerId} was registered by another principal; ${principal.name} may only act for the workers it registered`
-  );
+  checkOwner(ctx.store.getWorker(workerId), principal, workerId);
 }
 
 /**
- * Refuses a report or upload under `workerId` from a process other than the instance registered under that id
- * (FAILED_PRECONDITION, so that a replaced or zombie process's shard stops, PROTOCOL.md step 7); an empty
- * `instanceId` is INVALID_ARGUMENT. A principal's processes are thereby kept apart too, not only principals.
+ * {@link requireWorkerOwnership}, then refuses a report or upload under `workerId` from a process other than the
+ * instance registered under that id (FAILED_PRECONDITION, so that a replaced or zombie process's shard stops,
+ * PROTOCOL.md step 7); an empty `instanceId` is INVALID_ARGUMENT. A principal's processes are thereby kept apart
+ * too, not only principals.
  */
-export function requireWorkerInstance(ctx: CoordinatorContext, workerId: string, instanceId: string): void {
+export function requireWorkerInstance(
+  ctx: CoordinatorContext,
+  principal: Principal,
+  workerId: string,
+  instanceId: string
+): void {
+  const worker = ctx.store.getWorker(workerId);
+  checkOwner(worker, principal, workerId);
   if (instanceId === '') {
     throw new InvalidArgumentError('instance_id', "is required: the reporting worker process's instance id");
   }
-  const worker = ctx.store.getWorker(workerId);
   if (!worker || worker.instanceId === instanceId) return;
   throw new WrongStateError(
     'worker',
     workerId,
     worker.state,
     `worker ${workerId} is now instance ${worker.instanceId}; instance ${instanceId} may no longer report or upload for it`
+  );
+}
+
+function checkOwner(worker: WorkerRecord | undefined, principal: Principal, workerId: string): void {
+  if (!worker || !worker.principal || worker.principal === principal.name) return;
+  throw new PermissionDeniedError(
+    principal.name,
+    `worker ${workerId} was registered by another principal; ${principal.name} may only act for the workers it registered`
   );
 }
 
@@ -91,8 +101,7 @@ export function requireRunHolder(
   if (header.generation !== run.generation) return;
   const workerId = run.workerIds[header.rank];
   if (workerId === undefined) return;
-  requireWorkerOwnership(ctx, principal, workerId);
-  requireWorkerInstance(ctx, workerId, header.instanceId);
+  requireWorkerInstance(ctx, principal, workerId, header.instanceId);
 }
 
 /**
